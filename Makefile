@@ -1,0 +1,36 @@
+# Weir: make run (the demo pipeline on the embedded store), make test (everything).
+GO        ?= go
+BIN       := $(CURDIR)/bin
+GOFLAGS_BUILD := -trimpath -buildvcs=false
+CONNECTORS := $(notdir $(wildcard plugins/*))
+
+.PHONY: all build run test bench proto fmt vet clean
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/weir ./host/cmd/weir
+	@for c in $(CONNECTORS); do \
+		echo "$(GO) build -o $(BIN)/weir-connector-$$c ./plugins/$$c"; \
+		$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/weir-connector-$$c ./plugins/$$c || exit 1; \
+	done
+
+# proto regenerates the plugin protocol's Go code with the generators pinned in go.mod.
+proto:
+	PATH="$(CURDIR)/.tools:$$PATH" ; mkdir -p .tools ; \
+	$(GO) build -o .tools/protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go && \
+	$(GO) build -o .tools/protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc && \
+	protoc -I proto --plugin=protoc-gen-go=.tools/protoc-gen-go --plugin=protoc-gen-go-grpc=.tools/protoc-gen-go-grpc \
+		--go_out=. --go_opt=module=github.com/weirhq/weir \
+		--go-grpc_out=. --go-grpc_opt=module=github.com/weirhq/weir \
+		proto/weir/connector/v1/connector.proto
+
+fmt:
+	gofmt -w $$(git ls-files '*.go' | grep -v '\.pb\.go$$')
+
+vet:
+	$(GO) vet ./...
+
+clean:
+	rm -rf $(BIN) .tools
