@@ -1,0 +1,51 @@
+package expr
+
+import (
+	"testing"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+func TestJSONRoundTripIsExact(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`12345678901234567.89`, `12345678901234567.89`},
+		{`0.1`, `0.1`},
+		{`-0.000123`, `-0.000123`},
+		{`100`, `100`},
+		{`1e3`, `1000`},
+		{`99999999999999999999999999.999999`, `99999999999999999999999999.999999`},
+		{`"Müller – 東京 🚀"`, `"Müller – 東京 🚀"`},
+		{`{"b":[1,2.50,{"c":null}],"a":true}`, `{"a":true,"b":[1,2.5,{"c":null}]}`},
+		{`[]`, `[]`},
+		{`{}`, `{}`},
+	}
+	for _, tt := range tests {
+		v, err := FromJSON([]byte(tt.in))
+		if err != nil {
+			t.Fatalf("FromJSON(%s): %v", tt.in, err)
+		}
+		out, err := ToJSON(v)
+		if err != nil {
+			t.Fatalf("ToJSON(%s): %v", tt.in, err)
+		}
+		if string(out) != tt.want {
+			t.Errorf("round trip %s = %s; want %s", tt.in, out, tt.want)
+		}
+	}
+}
+
+func TestFromJSONRejectsTrailingData(t *testing.T) {
+	for _, in := range []string{`{"a":1} {}`, `{"a":`, ``} {
+		if _, err := FromJSON([]byte(in)); err == nil {
+			t.Errorf("FromJSON(%q) accepted", in)
+		}
+	}
+}
+
+func TestToJSONNamesUnknownPath(t *testing.T) {
+	v := cty.ObjectVal(map[string]cty.Value{"item": cty.TupleVal([]cty.Value{cty.ObjectVal(map[string]cty.Value{"qty": cty.UnknownVal(cty.Number)})})})
+	_, err := ToJSON(v)
+	if err == nil || err.Error() != "item[0].qty: value is not known" {
+		t.Fatalf("err = %v", err)
+	}
+}
