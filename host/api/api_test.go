@@ -1,0 +1,108 @@
+package api
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/weirhq/weir/host/store"
+	"github.com/weirhq/weir/sdk"
+)
+
+type fakeIngester struct {
+	calls int
+	fail  error
+}
+
+func (f *fakeIngester) Ingest(_ context.Context, _ string, req sdk.WebhookRequest) (sdk.WebhookResponse, error) {
+	f.calls++
+	if f.fail != nil {
+		return sdk.WebhookResponse{}, f.fail
+	}
+	if strings.HasPrefix(string(req.Body), "{bad") {
+		return sdk.WebhookResponse{Reject: "line 1: invalid JSON"}, nil
+	}
+	return sdk.WebhookResponse{Records: []sdk.Record{{Key: "a"}}, Status: 202, Body: []byte("<Ack/>"), Headers: map[string][]string{"Content-Type": {"text/xml"}}}, nil
+}
+
+type emptyStore struct{}
+
+func (emptyStore) Stats(context.Context, string) (store.Stats, error) { return store.Stats{Ready: 2}, nil }
+func (emptyStore) DeadLetters(context.Context, string, string, int) ([]store.DeadLetter, error) {
+	return nil, nil
+}
+func (emptyStore) DeadLetterByID(context.Context, string, string) (store.DeadLetter, error) {
+	return store.DeadLetter{}, store.ErrNotFound
+}
+func (emptyStore) Replay(context.Context, string, []string) (store.ReplayResult, error) {
+	return store.ReplayResult{}, nil
+}
+func (emptyStore) Drop(context.Context, string, []string) (int, error) { return 0, nil }
+
+func TestWebhooksAndAdminAuth(t *testing.T) {
+	ing := &fakeIngester{}
+	srv := New(Options{
+		Ingester:  ing,
+		Store:     emptyStore{},
+		Pipelines: []string{"signed", "tokened"},
+		Webhooks: map[string]Webhook{
+			"signed":  {Auth: AuthHMAC, Secret: "hook-secret", MaxBody: 64},
+			"tokened": {Auth: AuthToken, Secret: "hook-token"},
+		},
+		Token: "admin-token",
+	})
+	sig := func(body string) string { return "sha256=" + hex.EncodeToString(Sign([]byte("hook-secret"), []byte(body))) }
+	tests := []struct {
+		name, method, path, body string
+		headers                  map[string]string
+		want                     int
+		wantBody                 string
+		ingests                  bool
+	}{
+		{"signed ok", "POST", "/v1/hooks/signed", `{"id":1}`, map[string]string{"X-Weir-Signature": sig(`{"id":1}`)}, 202, "<Ack/>", true},
+		{"bad signature", "POST", "/v1/hooks/signed", `{"id":1}`, map[string]string{"X-Weir-Signature": sig(`{"id":2}`)}, 401, "invalid webhook authentication", false},
+		{"no signature", "POST", "/v1/hooks/signed", `{"id":1}`, nil, 401, "", false},
+		{"too large", "POST", "/v1/hooks/signed", strings.Repeat("x", 65), map[string]string{"X-Weir-Signature": sig(strings.Repeat("x", 65))}, 413, "over the limit", false},
+		{"malformed", "POST", "/v1/hooks/signed", `{bad`, map[string]string{"X-Weir-Signature": sig(`{bad`)}, 400, "line 1: invalid JSON", true},
+		{"token ok", "POST", "/v1/hooks/tokened", `[]`, map[string]string{"Authorization": "Bearer hook-token"}, 202, "", true},
+		{"token wrong", "POST", "/v1/hooks/tokened", `[]`, map[string]string{"Authorization": "Bearer admin-token"}, 401, "", false},
+		{"no such hook", "POST", "/v1/hooks/nope", `[]`, nil, 404, "", false},
+		{"status without token", "GET", "/v1/status", "", nil, 401, "API token", false},
+		{"status with token", "GET", "/v1/status", "", map[string]string{"Authorization": "Bearer admin-token"}, 200, `"ready": 2`, false},
+		{"dead letter missing", "GET", "/v1/pipelines/signed/dead-letters/x", "", map[string]string{"Authorization": "Bearer admin-token"}, 404, "no dead letter", false},
+		{"replay bad body", "POST", "/v1/pipelines/signed/dead-letters/replay", `{"id":[1]}`, map[string]string{"Authorization": "Bearer admin-token"}, 400, "ids", false},
+		{"health is open", "GET", "/healthz", "", nil, 200, "ok", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := ing.calls
+			req := httptest.NewRequest(tt.method, tt.path, strings.NewReader(tt.body))
+			for k, v := range tt.headers {
+				req.Header.Set(k, v)
+			}
+			rec := httptest.NewRecorder()
+			srv.ServeHTTP(rec, req)
+			body, _ := io.ReadAll(rec.Body)
+			if rec.Code != tt.want || !strings.Contains(string(body), tt.wantBody) {
+				t.Errorf("%s %s = %d %s; want %d containing %q", tt.method, tt.path, rec.Code, body, tt.want, tt.wantBody)
+			}
+			if (ing.calls > before) != tt.ingests {
+				t.Errorf("ingested = %v; want %v", ing.calls > before, tt.ingests)
+			}
+		})
+	}
+}
+
+func TestWebhookIs503WhenNotStored(t *testing.T) {
+	srv := New(Options{Ingester: &fakeIngester{fail: errors.New("store: closed")}, Webhooks: map[string]Webhook{"p": {Auth: AuthNone}}})
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, httptest.NewRequest("POST", "/v1/hooks/p", strings.NewReader(`{}`)))
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("code %d, Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))
+	}
+}

@@ -1,0 +1,561 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/weirhq/weir/host/expr"
+	"github.com/weirhq/weir/host/store"
+	"github.com/weirhq/weir/sdk"
+)
+
+// Engine timings.
+const (
+	// DefaultLeaseTTL is how long a worker holds leased records before
+	// another worker may take them over; leases are renewed every third of
+	// it while a write runs.
+	DefaultLeaseTTL = 10 * time.Second
+	// idlePollMax is the longest a worker sleeps when the queue is empty
+	// before it looks again (delayed retries, other hosts' records).
+	idlePollMax = 250 * time.Millisecond
+	// idlePollMin is the first idle sleep.
+	idlePollMin = 5 * time.Millisecond
+	// sourceErrorBackoffMax caps the pause after failed source reads.
+	sourceErrorBackoffMax = 30 * time.Second
+	// DefaultDrainTimeout bounds how long Run waits for in-flight batches
+	// after its context ends.
+	DefaultDrainTimeout = 30 * time.Second
+)
+
+// Options configure an Engine.
+type Options struct {
+	Pipelines  []Pipeline
+	Queue      store.Queue
+	Connectors Connectors
+	Functions  Functions
+	Metrics    *Metrics
+	Logger     *slog.Logger
+	// Owner names this host in leases; it must be unique per process.
+	Owner        string
+	LeaseTTL     time.Duration
+	DrainTimeout time.Duration
+	// Now is the clock for retry times; nil uses time.Now.
+	Now func() time.Time
+}
+
+// Engine runs pipelines.
+type Engine struct {
+	opts      Options
+	pipelines map[string]*runner
+	log       *slog.Logger
+}
+
+// runner runs one pipeline.
+type runner struct {
+	e    *Engine
+	p    Pipeline
+	ev   *evaluator
+	wake chan struct{}
+	log  *slog.Logger
+}
+
+// New returns an engine for the pipelines.
+func New(opts Options) (*Engine, error) {
+	if opts.Queue == nil || opts.Connectors == nil {
+		return nil, errors.New("engine: Queue and Connectors are required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.LeaseTTL <= 0 {
+		opts.LeaseTTL = DefaultLeaseTTL
+	}
+	if opts.DrainTimeout <= 0 {
+		opts.DrainTimeout = DefaultDrainTimeout
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Owner == "" {
+		return nil, errors.New("engine: Owner is required")
+	}
+	e := &Engine{opts: opts, pipelines: map[string]*runner{}, log: opts.Logger}
+	for _, p := range opts.Pipelines {
+		p.withDefaults()
+		if _, dup := e.pipelines[p.Name]; dup {
+			return nil, fmt.Errorf("engine: pipeline %q defined twice", p.Name)
+		}
+		e.pipelines[p.Name] = &runner{e: e, p: p, ev: &evaluator{funcs: opts.Functions}, wake: make(chan struct{}, 1),
+			log: opts.Logger.With("pipeline", p.Name)}
+	}
+	return e, nil
+}
+
+// Pipelines returns the names of the engine's pipelines.
+func (e *Engine) Pipelines() []string {
+	names := make([]string, 0, len(e.pipelines))
+	for n := range e.pipelines {
+		names = append(names, n)
+	}
+	return names
+}
+
+// Run polls sources and runs workers until ctx ends, then stops intake and
+// drains: batches in flight finish, or are returned to the queue when the
+// drain timeout passes. It returns nil after a clean drain.
+func (e *Engine) Run(ctx context.Context) error {
+	// Workers keep running for the drain after ctx ends; work is the
+	// context their writes use, cancelled when the drain times out.
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	var sources, workers sync.WaitGroup
+	for _, r := range e.pipelines {
+		if r.p.Source.Poll > 0 {
+			sources.Add(1)
+			go func() { defer sources.Done(); r.poll(ctx) }()
+		}
+		for i := range r.p.Workers {
+			workers.Add(1)
+			go func() { defer workers.Done(); r.work(ctx, work, i) }()
+		}
+	}
+	<-ctx.Done()
+	sources.Wait()
+	done := make(chan struct{})
+	go func() { workers.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(e.opts.DrainTimeout):
+		e.log.Warn("drain timeout: returning in-flight records to the queue", "timeout", e.opts.DrainTimeout)
+		cancelWork()
+		<-done
+	}
+	return nil
+}
+
+// Ingest decodes a webhook request through the pipeline's source connector
+// and durably enqueues its records. The response is the connector's, to be
+// sent only after Ingest returns without error.
+func (e *Engine) Ingest(ctx context.Context, pipeline string, req sdk.WebhookRequest) (sdk.WebhookResponse, error) {
+	r, ok := e.pipelines[pipeline]
+	if !ok {
+		return sdk.WebhookResponse{}, fmt.Errorf("%w: %q", ErrUnknownPipeline, pipeline)
+	}
+	conn, err := e.opts.Connectors.Connector(ctx, r.p.Source.Connection)
+	if err != nil {
+		return sdk.WebhookResponse{}, fmt.Errorf("connection %s: %w", r.p.Source.Connection, err)
+	}
+	req.Source = r.p.Source.Settings
+	resp, err := conn.DecodeWebhook(ctx, req)
+	if err != nil {
+		return sdk.WebhookResponse{}, fmt.Errorf("connection %s: decode webhook: %w", r.p.Source.Connection, err)
+	}
+	if resp.Reject != "" {
+		if e.opts.Metrics != nil {
+			e.opts.Metrics.Rejected.WithLabelValues(pipeline).Inc()
+		}
+		return resp, nil
+	}
+	if err := r.enqueue(ctx, resp.Records, nil); err != nil {
+		return sdk.WebhookResponse{}, err
+	}
+	return resp, nil
+}
+
+// ErrUnknownPipeline is returned for a pipeline name the engine does not run.
+var ErrUnknownPipeline = errors.New("unknown pipeline")
+
+// enqueue computes keys and durably stores records, with the checkpoint in
+// the same commit.
+func (r *runner) enqueue(ctx context.Context, recs []sdk.Record, cp *store.Checkpoint) error {
+	out := make([]store.Record, 0, len(recs))
+	for _, rec := range recs {
+		sr := store.Record{Key: rec.Key, Version: rec.Version, Op: store.Op(rec.Op), Object: rec.Object, Payload: rec.Payload, Metadata: rec.Metadata}
+		if r.p.Key != nil {
+			if err := r.keyOf(&sr); err != nil {
+				// Keep the record: it is dead-lettered with the reason
+				// when a worker leases it.
+				if sr.Metadata == nil {
+					sr.Metadata = map[string]string{}
+				} else {
+					sr.Metadata = cloneMeta(sr.Metadata)
+				}
+				e := permanentFromEval(err)
+				sr.Metadata[metaError], sr.Metadata[metaField] = e.Message, e.Field
+			}
+		}
+		if sr.Key == "" {
+			sr.Key = fmt.Sprintf("unkeyed:%d:%d", time.Now().UnixNano(), len(out))
+		}
+		out = append(out, sr)
+	}
+	res, err := r.e.opts.Queue.Enqueue(ctx, r.p.Name, out, cp)
+	if err != nil {
+		return fmt.Errorf("pipeline %s: enqueue %d records: %w", r.p.Name, len(out), err)
+	}
+	if m := r.e.opts.Metrics; m != nil {
+		m.In.WithLabelValues(r.p.Name).Add(float64(res.Accepted))
+	}
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Metadata keys the engine sets on records that must be dead-lettered.
+const (
+	metaError = "weir.error"
+	metaField = "weir.error_field"
+)
+
+func (r *runner) keyOf(sr *store.Record) error {
+	vars, err := recordVars(sr.Payload)
+	if err != nil {
+		return err
+	}
+	k, err := r.ev.key(r.p.Key, vars)
+	if err != nil {
+		return err
+	}
+	sr.Key = k
+	return nil
+}
+
+func cloneMeta(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m)+2)
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// poll reads the source after its checkpoint until ctx ends. The cursor is
+// saved in the same commit as the records read before it, so a crash either
+// keeps both or re-reads both.
+func (r *runner) poll(ctx context.Context) {
+	src := r.p.Source
+	backoff := time.Duration(0)
+	for ctx.Err() == nil {
+		more, err := r.pollOnce(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			if m := r.e.opts.Metrics; m != nil {
+				m.ReadErrors.WithLabelValues(r.p.Name).Inc()
+			}
+			backoff = min(max(2*backoff, time.Second), sourceErrorBackoffMax)
+			r.log.Warn("source read failed", "connection", src.Connection, "err", err, "retry_in", backoff)
+			sleepCtx(ctx, backoff)
+		case more:
+			backoff = 0
+		default:
+			backoff = 0
+			sleepCtx(ctx, src.Poll)
+		}
+	}
+}
+
+func (r *runner) pollOnce(ctx context.Context) (bool, error) {
+	src := r.p.Source
+	cursor, err := r.e.opts.Queue.Checkpoint(ctx, r.p.Name, src.Connection)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return false, fmt.Errorf("load checkpoint: %w", err)
+	}
+	conn, err := r.e.opts.Connectors.Connector(ctx, src.Connection)
+	if err != nil {
+		return false, err
+	}
+	res, err := conn.Read(ctx, sdk.ReadRequest{Source: src.Settings, Cursor: cursor, MaxRecords: src.BatchSize})
+	if err != nil {
+		return false, err
+	}
+	if len(res.Records) == 0 && string(res.Cursor) == string(cursor) {
+		return false, nil
+	}
+	if err := r.enqueue(ctx, res.Records, &store.Checkpoint{Source: src.Connection, Value: res.Cursor}); err != nil {
+		return false, err
+	}
+	return res.More, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// work leases and delivers batches until ctx ends; writes use work, which
+// outlives ctx for the drain.
+func (r *runner) work(ctx, work context.Context, n int) {
+	owner := fmt.Sprintf("%s/%s/%d", r.e.opts.Owner, r.p.Name, n)
+	idle := idlePollMin
+	for ctx.Err() == nil {
+		leases, err := r.e.opts.Queue.Lease(ctx, r.p.Name, owner, r.p.BatchSize, r.e.opts.LeaseTTL)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.log.Warn("lease failed", "err", err)
+				sleepCtx(ctx, time.Second)
+			}
+			continue
+		}
+		if len(leases) == 0 {
+			select {
+			case <-ctx.Done():
+			case <-r.wake:
+				idle = idlePollMin
+			case <-time.After(idle):
+				idle = min(2*idle, idlePollMax)
+			}
+			continue
+		}
+		idle = idlePollMin
+		r.deliver(work, leases)
+	}
+}
+
+// deliver processes one leased batch and settles every record in it.
+func (r *runner) deliver(ctx context.Context, leases []store.Lease) {
+	stopRenew := r.renewWhile(ctx, leases)
+	defer stopRenew()
+
+	outcomes := make([]store.Outcome, 0, len(leases))
+	var batch []sdk.Record
+	var batchLeases []store.Lease
+	for _, l := range leases {
+		payload, skip, err := r.prepare(ctx, l)
+		switch {
+		case err != nil:
+			outcomes = append(outcomes, r.failure(l, sdk.Classify(err)))
+		case skip:
+			if m := r.e.opts.Metrics; m != nil {
+				m.Skipped.WithLabelValues(r.p.Name).Inc()
+			}
+			outcomes = append(outcomes, store.Outcome{Lease: l, Kind: store.Acked, Reason: skippedReason})
+		default:
+			rec := l.Record
+			batch = append(batch, sdk.Record{Key: rec.Key, Version: rec.Version, Op: sdk.Operation(rec.Op), Object: rec.Object, Payload: payload, Metadata: rec.Metadata})
+			batchLeases = append(batchLeases, l)
+		}
+	}
+	if len(batch) > 0 {
+		outcomes = append(outcomes, r.write(ctx, batch, batchLeases)...)
+	}
+	stopRenew()
+	// Settle even when the drain was cut short, so nothing waits for its
+	// lease to expire.
+	settleCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := r.e.opts.Queue.Settle(settleCtx, outcomes); err != nil {
+		if errors.Is(err, store.ErrLeaseLost) {
+			r.log.Warn("leases taken over before settling; another worker delivers them", "err", err)
+		} else {
+			r.log.Error("settle failed; records will be delivered again after their lease", "err", err)
+		}
+		return
+	}
+	r.count(outcomes)
+}
+
+func (r *runner) count(outcomes []store.Outcome) {
+	m := r.e.opts.Metrics
+	if m == nil {
+		return
+	}
+	for _, o := range outcomes {
+		switch o.Kind {
+		case store.Acked:
+			if o.Reason != skippedReason {
+				m.Delivered.WithLabelValues(r.p.Name).Inc()
+			}
+		case store.Retried:
+			m.Retried.WithLabelValues(r.p.Name).Inc()
+		case store.DeadLettered:
+			m.DeadLettered.WithLabelValues(r.p.Name).Inc()
+		}
+	}
+}
+
+const skippedReason = "skipped"
+
+// prepare evaluates when, lookups and map for one record. It returns the
+// destination payload, or skip, or a classified error.
+func (r *runner) prepare(ctx context.Context, l store.Lease) ([]byte, bool, error) {
+	rec := l.Record
+	if reason := rec.Metadata[metaError]; reason != "" {
+		return nil, false, sdk.Permanent("INVALID_RECORD", reason, rec.Metadata[metaField])
+	}
+	if r.p.When == nil && r.p.Map == nil && len(r.p.Lookups) == 0 {
+		return rec.Payload, false, nil
+	}
+	vars, err := recordVars(rec.Payload)
+	if err != nil {
+		return nil, false, permanentFromEval(err)
+	}
+	ok, err := r.ev.when(r.p.When, vars)
+	if err != nil {
+		return nil, false, permanentFromEval(err)
+	}
+	if !ok {
+		return nil, true, nil
+	}
+	if len(r.p.Lookups) > 0 {
+		results, err := r.lookups(ctx, vars)
+		if err != nil {
+			return nil, false, err
+		}
+		vars["lookup"] = results
+	}
+	if r.p.Map == nil {
+		return rec.Payload, false, nil
+	}
+	out, err := r.ev.mapRecord(r.p.Map, vars)
+	if err != nil {
+		return nil, false, permanentFromEval(err)
+	}
+	return out, false, nil
+}
+
+// failure turns a classified error into the record's outcome: retry with
+// backoff (honouring retry-after) or dead-letter when it is permanent or
+// out of attempts. Expired auth waits for a fix and is never dead-lettered.
+func (r *runner) failure(l store.Lease, e *sdk.Error) store.Outcome {
+	reason := e.Error()
+	if e.Status == sdk.StatusPermanent {
+		return store.Outcome{Lease: l, Kind: store.DeadLettered, Reason: reason, Field: e.Field}
+	}
+	if e.Status != sdk.StatusAuthExpired && l.Attempt >= r.p.Retry.Attempts {
+		return store.Outcome{Lease: l, Kind: store.DeadLettered, Field: e.Field,
+			Reason: fmt.Sprintf("gave up after %d attempts: %s", l.Attempt, reason)}
+	}
+	delay := r.backoff(l.Attempt)
+	if e.RetryAfter > delay {
+		delay = e.RetryAfter
+	}
+	return store.Outcome{Lease: l, Kind: store.Retried, At: r.e.opts.Now().Add(delay), Reason: reason}
+}
+
+// backoff is exponential with full jitter: uniform in [base, min(max,
+// base·2^(attempt-1))].
+func (r *runner) backoff(attempt int) time.Duration {
+	ceiling := r.p.Retry.BaseDelay
+	for i := 1; i < attempt && ceiling < r.p.Retry.MaxDelay; i++ {
+		ceiling *= 2
+	}
+	ceiling = min(ceiling, r.p.Retry.MaxDelay)
+	floor := min(r.p.Retry.BaseDelay, ceiling)
+	if ceiling <= floor {
+		return floor
+	}
+	return floor + rand.N(ceiling-floor)
+}
+
+// write sends one batch to the destination and maps its results.
+func (r *runner) write(ctx context.Context, batch []sdk.Record, leases []store.Lease) []store.Outcome {
+	d := r.p.Destination
+	start := time.Now()
+	results, err := r.writeBatch(ctx, batch)
+	if m := r.e.opts.Metrics; m != nil {
+		m.WriteLatency.WithLabelValues(r.p.Name).Observe(time.Since(start).Seconds())
+	}
+	outcomes := make([]store.Outcome, len(leases))
+	if err == nil && len(results) != len(batch) {
+		err = sdk.Retryable(fmt.Errorf("connection %s returned %d results for %d records", d.Connection, len(results), len(batch)), 0)
+	}
+	for i, l := range leases {
+		if err != nil {
+			outcomes[i] = r.failure(l, sdk.Classify(err))
+			continue
+		}
+		res := results[i]
+		if res.Status == sdk.StatusOK {
+			outcomes[i] = store.Outcome{Lease: l, Kind: store.Acked}
+			continue
+		}
+		outcomes[i] = r.failure(l, &sdk.Error{Status: res.Status, RetryAfter: res.RetryAfter, Code: res.Code, Message: res.Message, Field: res.Field})
+	}
+	return outcomes
+}
+
+func (r *runner) writeBatch(ctx context.Context, batch []sdk.Record) ([]sdk.WriteResult, error) {
+	d := r.p.Destination
+	conn, err := r.e.opts.Connectors.Connector(ctx, d.Connection)
+	if err != nil {
+		return nil, sdk.Retryable(fmt.Errorf("connection %s: %w", d.Connection, err), 0)
+	}
+	return conn.Write(ctx, sdk.WriteRequest{Object: d.Object, Operation: d.Operation, Records: batch})
+}
+
+// renewWhile renews the batch's leases every third of the lease time until
+// the returned stop is called.
+func (r *runner) renewWhile(ctx context.Context, leases []store.Lease) (stop func()) {
+	leases = slices.Clone(leases) // Renew updates Expires in place
+	done := make(chan struct{})
+	var once sync.Once
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(r.e.opts.LeaseTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := r.e.opts.Queue.Renew(ctx, leases, r.e.opts.LeaseTTL); err != nil && ctx.Err() == nil {
+					r.log.Warn("lease renewal failed", "err", err)
+				}
+			}
+		}
+	}()
+	return func() { once.Do(func() { close(done); wg.Wait() }) }
+}
+
+// lookups runs the pipeline's lookups for one record and returns them as
+// the `lookup` variable. Connector failures keep their class: a rate-limited
+// lookup retries the record later.
+func (r *runner) lookups(ctx context.Context, vars map[string]cty.Value) (cty.Value, error) {
+	out := make(map[string]cty.Value, len(r.p.Lookups))
+	for _, lk := range r.p.Lookups {
+		field := "lookup." + lk.Name
+		q, err := r.ev.value(field, lk.Query, vars)
+		if err != nil {
+			return cty.NilVal, permanentFromEval(err)
+		}
+		query, err := expr.ToJSON(q)
+		if err != nil {
+			return cty.NilVal, permanentFromEval(&evalError{Field: field, Reason: err.Error()})
+		}
+		conn, err := r.e.opts.Connectors.Connector(ctx, lk.Connection)
+		if err != nil {
+			return cty.NilVal, sdk.Retryable(fmt.Errorf("connection %s: %w", lk.Connection, err), 0)
+		}
+		res, err := conn.Lookup(ctx, sdk.LookupRequest{Object: lk.Object, Query: query})
+		if err != nil {
+			e := sdk.Classify(err)
+			if e.Field == "" {
+				e.Field = field
+			}
+			return cty.NilVal, e
+		}
+		v, err := expr.FromJSON(res)
+		if err != nil {
+			return cty.NilVal, sdk.Retryable(fmt.Errorf("%s: connection %s returned invalid JSON: %w", field, lk.Connection, err), 0)
+		}
+		out[lk.Name] = v
+	}
+	return cty.ObjectVal(out), nil
+}

@@ -1,0 +1,310 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/weirhq/weir/host/store"
+	"github.com/weirhq/weir/host/store/bolt"
+	"github.com/weirhq/weir/sdk"
+)
+
+// dest is an in-process destination that records every write and can fail.
+type dest struct {
+	mu       sync.Mutex
+	writes   []sdk.Record           // every record written OK, in order
+	state    map[string]sdk.Record  // newest per key
+	failedAt map[string][]time.Time // when a key was refused with retry-after
+	advice   map[string]time.Duration
+	inFlight map[string]bool
+	fail     func(rec sdk.Record) *sdk.WriteResult
+	overlap  int // times a key was written while another write of it ran
+}
+
+func newDest() *dest {
+	return &dest{state: map[string]sdk.Record{}, failedAt: map[string][]time.Time{}, advice: map[string]time.Duration{}, inFlight: map[string]bool{}}
+}
+
+func (d *dest) Read(context.Context, sdk.ReadRequest) (sdk.ReadResult, error) {
+	return sdk.ReadResult{}, nil
+}
+func (d *dest) Lookup(_ context.Context, req sdk.LookupRequest) (json.RawMessage, error) {
+	return json.RawMessage(`{"available":7}`), nil
+}
+func (d *dest) DecodeWebhook(context.Context, sdk.WebhookRequest) (sdk.WebhookResponse, error) {
+	return sdk.WebhookResponse{}, nil
+}
+
+func (d *dest) Write(_ context.Context, req sdk.WriteRequest) ([]sdk.WriteResult, error) {
+	d.mu.Lock()
+	for _, r := range req.Records {
+		if d.inFlight[r.Key] {
+			d.overlap++
+		}
+		d.inFlight[r.Key] = true
+	}
+	d.mu.Unlock()
+	time.Sleep(time.Millisecond)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]sdk.WriteResult, len(req.Records))
+	for i, r := range req.Records {
+		delete(d.inFlight, r.Key)
+		if d.fail != nil {
+			if res := d.fail(r); res != nil {
+				out[i] = *res
+				if res.RetryAfter > 0 {
+					d.failedAt[r.Key] = append(d.failedAt[r.Key], time.Now())
+					d.advice[r.Key] = res.RetryAfter
+				}
+				continue
+			}
+		}
+		// A retry after advice must not come early.
+		if at := d.failedAt[r.Key]; len(at) > 0 {
+			if since := time.Since(at[len(at)-1]); since < d.advice[r.Key] {
+				out[i] = sdk.WriteResult{Key: r.Key, Status: sdk.StatusPermanent, Message: fmt.Sprintf("retried %v after a retry-after of %v", since, d.advice[r.Key])}
+				continue
+			}
+		}
+		d.writes = append(d.writes, r)
+		_, existed := d.state[r.Key]
+		d.state[r.Key] = r
+		out[i] = sdk.WriteResult{Key: r.Key, Status: sdk.StatusOK, ID: "id-" + r.Key, Created: !existed}
+	}
+	return out, nil
+}
+
+type oneConn struct{ c Connector }
+
+func (o oneConn) Connector(context.Context, string) (Connector, error) { return o.c, nil }
+
+func parseExpr(t *testing.T, src string) hcl.Expression {
+	t.Helper()
+	e, diags := hclsyntax.ParseExpression([]byte(src), "pipeline.hcl", hcl.Pos{Line: 1, Column: 1})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	return e
+}
+
+func openStore(t *testing.T) *bolt.Store {
+	t.Helper()
+	s, err := bolt.Open(t.TempDir(), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// runEngine runs the pipeline until cond holds or the deadline passes.
+func runEngine(t *testing.T, e *Engine, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- e.Run(ctx) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			cancel()
+			<-done
+			t.Fatal("condition not reached in 30s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func records(n int, version int64, payload func(i int) string) []store.Record {
+	out := make([]store.Record, n)
+	for i := range out {
+		out[i] = store.Record{Key: fmt.Sprintf("k%05d", i), Version: version, Payload: []byte(payload(i))}
+	}
+	return out
+}
+
+func TestMapFailureIsDeadLetteredAndOthersFlow(t *testing.T) {
+	s := openStore(t)
+	d := newDest()
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	p := Pipeline{
+		Name: "orders",
+		When: parseExpr(t, `record.total >= 5000`),
+		Map: map[string]hcl.Expression{
+			"externalId": parseExpr(t, `"SF-${record.number}"`),
+			"country":    parseExpr(t, `record.address.country`),
+		},
+		Lookups:     []Lookup{{Name: "stock", Connection: "erp", Object: "stock", Query: parseExpr(t, `{ item = record.number }`)}},
+		Destination: Destination{Connection: "erp", Object: "salesOrder", Operation: "upsert"},
+	}
+	p.Map["available"] = parseExpr(t, `lookup.stock.available`)
+	e, err := New(Options{Pipelines: []Pipeline{p}, Queue: s, Connectors: oneConn{d}, Metrics: m, Owner: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := []store.Record{
+		{Key: "a", Version: 1, Payload: []byte(`{"number":"1","total":6000,"address":{"country":"US"}}`)},
+		{Key: "b", Version: 1, Payload: []byte(`{"number":"2","total":7000,"address":{}}`)},
+		{Key: "c", Version: 1, Payload: []byte(`{"number":"3","total":100,"address":{"country":"DE"}}`)},
+		{Key: "d", Version: 1, Payload: []byte(`{"number":"4","total":12345678901234567.89,"address":{"country":"DE"}}`)},
+	}
+	if _, err := s.Enqueue(context.Background(), "orders", recs, nil); err != nil {
+		t.Fatal(err)
+	}
+	runEngine(t, e, func() bool {
+		st, _ := s.Stats(context.Background(), "orders")
+		return st.Waiting()+st.InFlight == 0
+	})
+	if got := d.state["a"].Payload; string(got) != `{"available":7,"country":"US","externalId":"SF-1"}` {
+		t.Errorf("a = %s", got)
+	}
+	if _, ok := d.state["c"]; ok {
+		t.Error("c was written although when excluded it")
+	}
+	if _, ok := d.state["d"]; !ok {
+		t.Error("d was not written")
+	}
+	dls, err := s.DeadLetters(context.Background(), "orders", "", 10)
+	if err != nil || len(dls) != 1 {
+		t.Fatalf("dead letters = %+v, %v", dls, err)
+	}
+	dl := dls[0]
+	if dl.Record.Key != "b" || dl.Field != "country" || !strings.Contains(dl.Reason, "pipeline.hcl:1:") || !strings.Contains(dl.Reason, "country") {
+		t.Errorf("dead letter = field %q reason %q", dl.Field, dl.Reason)
+	}
+	for name, want := range map[string]float64{"delivered": 2, "dead": 1, "skipped": 1} {
+		var c prometheus.Collector
+		switch name {
+		case "delivered":
+			c = m.Delivered
+		case "dead":
+			c = m.DeadLettered
+		case "skipped":
+			c = m.Skipped
+		}
+		if got := testutil.ToFloat64(c); got != want {
+			t.Errorf("%s = %v; want %v", name, got, want)
+		}
+	}
+}
+
+func TestRetryableFailuresAreDeliveredNeverBeforeRetryAfter(t *testing.T) {
+	s := openStore(t)
+	d := newDest()
+	rng := rand.New(rand.NewPCG(1, 2))
+	var rngMu sync.Mutex
+	d.fail = func(r sdk.Record) *sdk.WriteResult {
+		rngMu.Lock()
+		defer rngMu.Unlock()
+		if rng.Float64() >= 0.3 {
+			return nil
+		}
+		res := &sdk.WriteResult{Key: r.Key, Status: sdk.StatusRetryable, Message: "HTTP 503"}
+		if rng.IntN(2) == 0 {
+			res.Status, res.RetryAfter = sdk.StatusRateLimited, time.Duration(20+rng.IntN(60))*time.Millisecond
+		}
+		return res
+	}
+	p := Pipeline{Name: "p", Destination: Destination{Connection: "x", Object: "o"}, Workers: 4, BatchSize: 50,
+		Retry: Retry{Attempts: 50, BaseDelay: time.Millisecond, MaxDelay: 20 * time.Millisecond}}
+	e, err := New(Options{Pipelines: []Pipeline{p}, Queue: s, Connectors: oneConn{d}, Owner: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Enqueue(context.Background(), "p", records(1000, 1, func(i int) string { return fmt.Sprintf(`{"i":%d}`, i) }), nil); err != nil {
+		t.Fatal(err)
+	}
+	runEngine(t, e, func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return len(d.state) == 1000
+	})
+	dls, _ := s.DeadLetters(context.Background(), "p", "", 10)
+	if len(dls) > 0 {
+		t.Fatalf("dead letters: %+v", dls[0])
+	}
+	if len(d.writes) != 1000 {
+		t.Errorf("%d successful writes for 1000 records", len(d.writes))
+	}
+	if len(d.failedAt) == 0 {
+		t.Fatal("the test destination never refused with retry-after")
+	}
+}
+
+func TestPerKeyOrderWhileOtherKeysProgress(t *testing.T) {
+	s := openStore(t)
+	d := newDest()
+	p := Pipeline{Name: "p", Destination: Destination{Connection: "x", Object: "o"}, Workers: 4, BatchSize: 20}
+	e, err := New(Options{Pipelines: []Pipeline{p}, Queue: s, Connectors: oneConn{d}, Owner: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []store.Record
+	for v := int64(1); v <= 50; v++ {
+		all = append(all, store.Record{Key: "hot", Version: v, Payload: []byte(fmt.Sprintf(`{"v":%d}`, v))})
+	}
+	all = append(all, records(1000, 1, func(i int) string { return `{}` })...)
+	rand.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- e.Run(ctx) }()
+	for i := 0; i < len(all); i += 7 {
+		if _, err := e.pipelines["p"].e.opts.Queue.Enqueue(ctx, "p", all[i:min(i+7, len(all))], nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, _ := s.Stats(ctx, "p")
+		if st.Waiting()+st.InFlight == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("not drained")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+
+	var last int64
+	hotWrites, others := 0, map[string]bool{}
+	for _, w := range d.writes {
+		if w.Key != "hot" {
+			others[w.Key] = true
+			continue
+		}
+		hotWrites++
+		if w.Version <= last {
+			t.Fatalf("hot version %d written after %d", w.Version, last)
+		}
+		last = w.Version
+	}
+	if last != 50 {
+		t.Errorf("newest hot version delivered = %d; want 50", last)
+	}
+	if len(others) != 1000 {
+		t.Errorf("%d other keys delivered; want 1000", len(others))
+	}
+	if d.overlap != 0 {
+		t.Errorf("a key was written while another write of it ran (%d times)", d.overlap)
+	}
+	t.Logf("hot key: %d writes for 50 versions (the rest coalesced or stale)", hotWrites)
+}
