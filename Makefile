@@ -4,7 +4,11 @@ BIN       := $(CURDIR)/bin
 GOFLAGS_BUILD := -trimpath -buildvcs=false
 CONNECTORS := $(notdir $(wildcard plugins/*))
 
-.PHONY: all build run test bench proto fmt vet clean
+.PHONY: all build run test bench proto fmt vet clean lock
+
+# make test runs every test with the race detector; the integration tests
+# build the weir and connector binaries themselves.
+TEST_FLAGS ?= -race -count=1 -timeout 20m
 
 all: build
 
@@ -25,6 +29,22 @@ proto:
 		--go_out=. --go_opt=module=github.com/weirhq/weir \
 		--go-grpc_out=. --go-grpc_opt=module=github.com/weirhq/weir \
 		proto/weir/connector/v1/connector.proto
+
+lock: build
+	$(BIN)/weir plugins lock -config pipeline.hcl -plugin-dir $(BIN)
+
+# dev.env holds the demo's API and webhook tokens, made once per checkout.
+.weir/dev.env:
+	@mkdir -p .weir
+	@printf 'WEIR_API_TOKEN=%s\nWEIR_HOOK_TOKEN=%s\n' $$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n') $$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n') > $@
+	@chmod 600 $@
+
+run: lock .weir/dev.env
+	set -a && . ./.weir/dev.env && set +a && $(BIN)/weir run -config pipeline.hcl
+
+test:
+	$(GO) vet ./...
+	$(GO) test $(TEST_FLAGS) ./...
 
 fmt:
 	gofmt -w $$(git ls-files '*.go' | grep -v '\.pb\.go$$')

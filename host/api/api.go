@@ -55,16 +55,10 @@ type Ingester interface {
 	Ingest(ctx context.Context, pipeline string, req sdk.WebhookRequest) (sdk.WebhookResponse, error)
 }
 
-// Store is what the API reads and changes in the store.
-type Store interface {
-	Stats(ctx context.Context, pipeline string) (store.Stats, error)
-	store.DeadLetterQueue
-}
-
 // Options configure a Server.
 type Options struct {
 	Ingester Ingester
-	Store    Store
+	Store    store.DeadLetterQueue
 	// Pipelines lists every pipeline for status and dead-letter routes.
 	Pipelines []string
 	// Webhooks maps pipeline names to their webhook routes.
@@ -73,10 +67,10 @@ type Options struct {
 	Token string
 	// Ready reports why the host is not ready (nil: ready).
 	Ready func(ctx context.Context) error
-	// Connections returns the connections' live state for status.
-	Connections func(ctx context.Context) []ConnectionStatus
-	Gatherer    prometheus.Gatherer
-	Logger      *slog.Logger
+	// Status returns the host's status for GET /v1/status.
+	Status   func(ctx context.Context) (Status, error)
+	Gatherer prometheus.Gatherer
+	Logger   *slog.Logger
 }
 
 // Server is the HTTP API.
@@ -297,19 +291,16 @@ func PipelineStatusOf(name string, st store.Stats) PipelineStatus {
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
-	out := Status{Pipelines: []PipelineStatus{}, Connections: []ConnectionStatus{}}
-	for _, p := range s.opts.Pipelines {
-		st, err := s.opts.Store.Stats(r.Context(), p)
-		if err != nil {
-			writeError(w, http.StatusServiceUnavailable, "pipeline %s: %v", p, err)
-			return
-		}
-		out.Pipelines = append(out.Pipelines, PipelineStatusOf(p, st))
+	if s.opts.Status == nil {
+		writeError(w, http.StatusServiceUnavailable, "status is not available")
+		return
 	}
-	if s.opts.Connections != nil {
-		out.Connections = s.opts.Connections(r.Context())
+	st, err := s.opts.Status(r.Context())
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "%v", err)
+		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, st)
 }
 
 func (s *Server) knownPipeline(w http.ResponseWriter, r *http.Request) (string, bool) {

@@ -32,7 +32,6 @@ func (f *fakeIngester) Ingest(_ context.Context, _ string, req sdk.WebhookReques
 
 type emptyStore struct{}
 
-func (emptyStore) Stats(context.Context, string) (store.Stats, error) { return store.Stats{Ready: 2}, nil }
 func (emptyStore) DeadLetters(context.Context, string, string, int) ([]store.DeadLetter, error) {
 	return nil, nil
 }
@@ -55,8 +54,13 @@ func TestWebhooksAndAdminAuth(t *testing.T) {
 			"tokened": {Auth: AuthToken, Secret: "hook-token"},
 		},
 		Token: "admin-token",
+		Status: func(context.Context) (Status, error) {
+			return Status{Pipelines: []PipelineStatus{PipelineStatusOf("signed", store.Stats{Ready: 2})}}, nil
+		},
 	})
-	sig := func(body string) string { return "sha256=" + hex.EncodeToString(Sign([]byte("hook-secret"), []byte(body))) }
+	sig := func(body string) string {
+		return "sha256=" + hex.EncodeToString(Sign([]byte("hook-secret"), []byte(body)))
+	}
 	tests := []struct {
 		name, method, path, body string
 		headers                  map[string]string

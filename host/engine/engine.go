@@ -40,7 +40,6 @@ type Options struct {
 	Pipelines  []Pipeline
 	Queue      store.Queue
 	Connectors Connectors
-	Functions  Functions
 	Metrics    *Metrics
 	Logger     *slog.Logger
 	// Owner names this host in leases; it must be unique per process.
@@ -93,7 +92,7 @@ func New(opts Options) (*Engine, error) {
 		if _, dup := e.pipelines[p.Name]; dup {
 			return nil, fmt.Errorf("engine: pipeline %q defined twice", p.Name)
 		}
-		e.pipelines[p.Name] = &runner{e: e, p: p, ev: &evaluator{funcs: opts.Functions}, wake: make(chan struct{}, 1),
+		e.pipelines[p.Name] = &runner{e: e, p: p, ev: &evaluator{funcs: p.Functions}, wake: make(chan struct{}, 1),
 			log: opts.Logger.With("pipeline", p.Name)}
 	}
 	return e, nil
@@ -556,6 +555,8 @@ func (r *runner) lookups(ctx context.Context, vars map[string]cty.Value) (cty.Va
 			return cty.NilVal, sdk.Retryable(fmt.Errorf("%s: connection %s returned invalid JSON: %w", field, lk.Connection, err), 0)
 		}
 		out[lk.Name] = v
+		// Later lookups may refer to earlier ones.
+		vars["lookup"] = cty.ObjectVal(out)
 	}
 	return cty.ObjectVal(out), nil
 }

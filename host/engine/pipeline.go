@@ -35,6 +35,8 @@ type Pipeline struct {
 	Workers int
 	// BatchSize is the most records per destination write.
 	BatchSize int
+	// Functions are the HCL functions available to the expressions.
+	Functions Functions
 }
 
 // Source is a pipeline's source connection.
