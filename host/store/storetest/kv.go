@@ -1,0 +1,125 @@
+package storetest
+
+import (
+	"errors"
+	"strconv"
+	"sync"
+
+	"github.com/weirhq/weir/host/store"
+)
+
+func testKV(h *harness) {
+	const ns = "tokens"
+	get := func(ns, key string) ([]byte, bool) {
+		h.t.Helper()
+		v, err := h.s.Get(h.ctx, ns, key)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, false
+		}
+		if err != nil {
+			h.t.Fatalf("Get(%s, %s): %v", ns, key, err)
+		}
+		return v, true
+	}
+	if _, ok := get(ns, "crm"); ok {
+		h.t.Fatalf("Get of a missing key found a value")
+	}
+	if err := h.s.Put(h.ctx, ns, "crm", []byte("v1")); err != nil {
+		h.t.Fatalf("Put: %v", err)
+	}
+	if v, ok := get(ns, "crm"); !ok || string(v) != "v1" {
+		h.t.Fatalf("Get = %q, %v; want v1", v, ok)
+	}
+	if _, ok := get("xrefs", "crm"); ok {
+		h.t.Fatalf("namespaces are not separate")
+	}
+	if err := h.s.Put(h.ctx, ns, "empty", nil); err != nil {
+		h.t.Fatalf("Put(nil): %v", err)
+	}
+	if v, ok := get(ns, "empty"); !ok || len(v) != 0 {
+		h.t.Fatalf("Get of an empty value = %q, %v; want present and empty", v, ok)
+	}
+	if err := h.s.Delete(h.ctx, ns, "crm"); err != nil {
+		h.t.Fatalf("Delete: %v", err)
+	}
+	if _, ok := get(ns, "crm"); ok {
+		h.t.Fatalf("Get after Delete found a value")
+	}
+	if err := h.s.Delete(h.ctx, ns, "crm"); err != nil {
+		h.t.Fatalf("Delete of a missing key: %v", err)
+	}
+	for _, bad := range [][2]string{{"", "k"}, {ns, ""}} {
+		if err := h.s.Put(h.ctx, bad[0], bad[1], []byte("x")); !errors.Is(err, store.ErrInvalid) {
+			h.t.Errorf("Put(%q, %q): err = %v, want ErrInvalid", bad[0], bad[1], err)
+		}
+	}
+
+	// Compare-and-swap, one step after the other on key "lock".
+	b := func(s string) []byte { return []byte(s) }
+	steps := []struct {
+		name     string
+		old, new []byte
+		swapped  bool
+		after    []byte // nil: absent
+	}{
+		{"create when absent", nil, b("a"), true, b("a")},
+		{"create when present", nil, b("b"), false, b("a")},
+		{"wrong old value", b("x"), b("b"), false, b("a")},
+		{"swap", b("a"), b("b"), true, b("b")},
+		{"delete", b("b"), nil, true, nil},
+		{"old value on absent key", b("b"), b("c"), false, nil},
+		{"empty old value on absent key", []byte{}, b("c"), false, nil},
+		{"create empty", nil, []byte{}, true, []byte{}},
+		{"empty old value matches empty", []byte{}, b("d"), true, b("d")},
+	}
+	for _, st := range steps {
+		ok, err := h.s.CompareAndSwap(h.ctx, "locks", "lock", st.old, st.new)
+		if err != nil || ok != st.swapped {
+			h.t.Fatalf("%s: CompareAndSwap = %v, %v; want %v", st.name, ok, err, st.swapped)
+		}
+		v, present := get("locks", "lock")
+		if present != (st.after != nil) || string(v) != string(st.after) {
+			h.t.Fatalf("%s: value = %q (present %v), want %q (present %v)", st.name, v, present, st.after, st.after != nil)
+		}
+	}
+}
+
+func testKVConcurrentCAS(h *harness) {
+	const workers, each = 8, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				for {
+					old, err := h.s.Get(h.ctx, "counters", "n")
+					if errors.Is(err, store.ErrNotFound) {
+						old, err = nil, nil
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+					n, _ := strconv.Atoi(string(old))
+					ok, err := h.s.CompareAndSwap(h.ctx, "counters", "n", old, []byte(strconv.Itoa(n+1)))
+					if err != nil {
+						errs <- err
+						return
+					}
+					if ok {
+						break
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		h.t.Fatal(err)
+	}
+	v, err := h.s.Get(h.ctx, "counters", "n")
+	if err != nil || string(v) != strconv.Itoa(workers*each) {
+		h.t.Fatalf("counter = %q, %v; want %d", v, err, workers*each)
+	}
+}
