@@ -100,6 +100,7 @@ func New(ctx context.Context, l *Loaded, opts Options) (*Daemon, error) {
 			Connector:  c.Connector,
 			Binary:     bin.Path,
 			Checksum:   bin.Checksum,
+			LockFile:   l.LockFile,
 			Env:        connectorEnv(),
 			Settings:   sdk.Config{Connection: c.Name, Raw: c.Settings},
 			Host:       &hostServices{connection: c.Name, limiter: d.limiters[c.Name]},
@@ -214,10 +215,7 @@ func (d *Daemon) ready(ctx context.Context) error {
 	}
 	var down []string
 	for name, s := range d.supervisors {
-		cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-		_, err := s.Client(cctx)
-		cancel()
-		if err != nil {
+		if !s.Up() {
 			down = append(down, name)
 		}
 	}
@@ -246,10 +244,7 @@ func (d *Daemon) connectionStatus(ctx context.Context) []api.ConnectionStatus {
 	for _, c := range d.loaded.Config.Connections {
 		s := api.ConnectionStatus{Name: c.Name, Connector: c.Connector}
 		if sup := d.supervisors[c.Name]; sup != nil {
-			cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-			_, err := sup.Client(cctx)
-			cancel()
-			s.Up = err == nil
+			s.Up = sup.Up()
 			s.Restarts = sup.Restarts()
 		}
 		if lim := d.limiters[c.Name]; lim != nil {
