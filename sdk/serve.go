@@ -38,11 +38,20 @@ func exitWithParent(ppid int) {
 	}
 }
 
+// stderr is the process's standard error as it started. Once Serve runs,
+// go-plugin points os.Stderr at a pipe whose data the host drops unless it
+// asks for it; the original stderr is what the host parses into its log.
+var stderr = os.Stderr
+
+// logTimeFormat is the "@timestamp" layout go-plugin's host side parses;
+// lines with any other layout reach the host's log only at debug level.
+const logTimeFormat = "2006-01-02T15:04:05.000000Z07:00"
+
 // Logger returns a structured logger for connector code. Its lines go to
 // stderr in the form the host parses, so they reach the host's log tagged
 // with the connection's name. Never log secrets or tokens.
 func Logger() *slog.Logger {
-	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{
+	return slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{
 		Level: slog.LevelDebug,
 		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 			if len(groups) > 0 {
@@ -51,6 +60,9 @@ func Logger() *slog.Logger {
 			switch a.Key {
 			case slog.TimeKey:
 				a.Key = "@timestamp"
+				if a.Value.Kind() == slog.KindTime {
+					a.Value = slog.StringValue(a.Value.Time().Format(logTimeFormat))
+				}
 			case slog.LevelKey:
 				a.Key = "@level"
 				a.Value = slog.StringValue(strings.ToLower(a.Value.String()))

@@ -113,7 +113,7 @@ type Supervisor struct {
 	downReason string
 	// restarts counts restart attempts since the first start.
 	restarts int
-	cancel     context.CancelFunc
+	cancel   context.CancelFunc
 	// done is closed when the supervision goroutine returns.
 	done chan struct{}
 }
