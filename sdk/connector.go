@@ -106,6 +106,10 @@ var (
 	TypeDynamic    = json.RawMessage(`"dynamic"`)
 )
 
+// AnyObject as an Object's Name stands for every object name: the connector
+// accepts whatever name a pipeline gives (e.g. one file per object).
+const AnyObject = "*"
+
 // Object is a vendor object the connector knows.
 type Object struct {
 	Name        string

@@ -9,9 +9,9 @@ import (
 	"github.com/hashicorp/hcl/v2"
 )
 
-// sortDiagnostics sorts diagnostics in source order: those without a
+// SortDiagnostics sorts diagnostics in source order: those without a
 // subject first, then by file name and position.
-func sortDiagnostics(diags hcl.Diagnostics) {
+func SortDiagnostics(diags hcl.Diagnostics) {
 	slices.SortStableFunc(diags, func(a, b *hcl.Diagnostic) int {
 		switch {
 		case a.Subject == nil && b.Subject == nil:
@@ -33,7 +33,7 @@ func sortDiagnostics(diags hcl.Diagnostics) {
 // warnings. Details are joined into one line.
 func FormatDiagnostics(w io.Writer, diags hcl.Diagnostics) error {
 	sorted := slices.Clone(diags)
-	sortDiagnostics(sorted)
+	SortDiagnostics(sorted)
 	var b strings.Builder
 	for _, diag := range sorted {
 		if diag.Subject != nil {

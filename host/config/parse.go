@@ -98,7 +98,7 @@ func Parse(filenames ...string) (*Config, hcl.Diagnostics) {
 			}
 		}
 	}
-	sortDiagnostics(d.diags)
+	SortDiagnostics(d.diags)
 	return cfg, d.diags
 }
 

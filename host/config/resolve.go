@@ -35,7 +35,7 @@ func (f DescriberFunc) Describe(ctx context.Context, connector string) (sdk.Desc
 func Load(ctx context.Context, d Describer, filenames ...string) (*Config, hcl.Diagnostics) {
 	cfg, diags := Parse(filenames...)
 	diags = append(diags, cfg.Resolve(ctx, d)...)
-	sortDiagnostics(diags)
+	SortDiagnostics(diags)
 	return cfg, diags
 }
 
@@ -87,7 +87,7 @@ func (c *Config) Resolve(ctx context.Context, desc Describer) hcl.Diagnostics {
 	for _, p := range c.Pipelines {
 		d.resolvePipeline(p)
 	}
-	sortDiagnostics(d.diags)
+	SortDiagnostics(d.diags)
 	return d.diags
 }
 
@@ -172,13 +172,19 @@ func ifStr(cond bool, s string) string {
 	return ""
 }
 
+// findObject returns the connector's object of that name, or its
+// sdk.AnyObject entry when it accepts any name.
 func findObject(ds *sdk.Description, name string) *sdk.Object {
+	var any *sdk.Object
 	for i := range ds.Objects {
-		if ds.Objects[i].Name == name {
+		switch ds.Objects[i].Name {
+		case name:
 			return &ds.Objects[i]
+		case sdk.AnyObject:
+			any = &ds.Objects[i]
 		}
 	}
-	return nil
+	return any
 }
 
 // objectList renders " Objects are a, b." with a suggestion.

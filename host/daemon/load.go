@@ -65,8 +65,10 @@ func Load(ctx context.Context, opts LoadOptions) (*Loaded, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	// Parse errors do not stop Resolve: every error of a file is reported
+	// at once, including those only the connectors' schemas reveal.
 	cfg, diags := config.Parse(opts.ConfigFile)
-	if diags.HasErrors() {
+	if len(cfg.Files) == 0 {
 		return nil, &DiagnosticsError{Diags: diags}
 	}
 	dir := filepath.Dir(opts.ConfigFile)
@@ -108,6 +110,7 @@ func Load(ctx context.Context, opts LoadOptions) (*Loaded, error) {
 		return desc, nil
 	})
 	diags = append(diags, cfg.Resolve(ctx, describer)...)
+	config.SortDiagnostics(diags)
 	if verifyErr != nil && errors.Is(verifyErr, plugins.ErrUnverified) {
 		return nil, verifyErr
 	}

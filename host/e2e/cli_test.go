@@ -1,0 +1,220 @@
+package e2e
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+const simplePipeline = `
+connection "jsonl" "in" {
+  path = "in"
+}
+
+connection "jsonl" "out" {
+  path = "out"
+}
+
+pipeline "copy" {
+  source "in" {
+    poll      = "100ms"
+    key_field = "id"
+  }
+  key = record.id
+  destination "out" {
+    object = "copied"
+  }
+}
+`
+
+func TestValidatePrintsEveryErrorWithPosition(t *testing.T) {
+	w := newWorkspace(t)
+	w.write("pipeline.hcl", simplePipeline)
+	w.lock()
+	if out, errOut, code := w.weir("validate", "-plugin-dir", binDir); code != 0 {
+		t.Fatalf("valid config: exit %d\n%s%s", code, out, errOut)
+	}
+
+	w.write("pipeline.hcl", `
+connection "jsonl" "in" {
+  path   = "in"
+  colour = "blue"
+}
+
+pipeline "copy" {
+  source "in" {
+    poll = "soon"
+  }
+  key = record.id
+  destination "nowhere" {
+    object = "copied"
+  }
+}
+`)
+	_, errOut, code := w.weir("validate", "-plugin-dir", binDir)
+	if code != 2 {
+		t.Fatalf("exit %d; want 2\n%s", code, errOut)
+	}
+	want := []*regexp.Regexp{
+		regexp.MustCompile(`pipeline\.hcl:4:3: .*colour`),
+		regexp.MustCompile(`pipeline\.hcl:9:12: .*soon`),
+		regexp.MustCompile(`pipeline\.hcl:12:\d+: .*nowhere`),
+	}
+	for _, re := range want {
+		if !re.MatchString(errOut) {
+			t.Errorf("output lacks %v:\n%s", re, errOut)
+		}
+	}
+
+	w.write("pipeline.hcl", `
+api {
+  token = "hunter2-literal"
+}
+`+simplePipeline)
+	_, errOut, code = w.weir("validate", "-plugin-dir", binDir)
+	if code != 2 || !strings.Contains(errOut, "pipeline.hcl:3:") || !strings.Contains(errOut, `env("`) || !strings.Contains(errOut, `file("`) {
+		t.Fatalf("literal secret: exit %d\n%s", code, errOut)
+	}
+	if strings.Contains(errOut, "hunter2-literal") {
+		t.Errorf("the refused secret is echoed:\n%s", errOut)
+	}
+}
+
+func TestFmtCheck(t *testing.T) {
+	w := newWorkspace(t)
+	w.write("pipeline.hcl", "pipeline \"x\" {\nkey=record.id\n  destination \"o\" {\n object=\"a\"\n}\n}\n")
+	out, _, code := w.weir("fmt", "-check", "pipeline.hcl")
+	if code != 1 || !strings.Contains(out, "pipeline.hcl") {
+		t.Fatalf("fmt -check on a badly formatted file: exit %d, %q", code, out)
+	}
+	if _, errOut, code := w.weir("fmt", "pipeline.hcl"); code != 0 {
+		t.Fatalf("fmt: exit %d %s", code, errOut)
+	}
+	if out, _, code := w.weir("fmt", "-check", "pipeline.hcl"); code != 0 || out != "" {
+		t.Fatalf("fmt -check after fmt: exit %d, %q", code, out)
+	}
+	data, _ := os.ReadFile(w.path("pipeline.hcl"))
+	if !strings.Contains(string(data), "  key = record.id") {
+		t.Errorf("not formatted:\n%s", data)
+	}
+}
+
+func TestChecksumMismatchIsRefused(t *testing.T) {
+	w := newWorkspace(t)
+	w.write("pipeline.hcl", simplePipeline)
+	w.lock()
+	lock, err := os.ReadFile(w.path("weir.lock.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	real := regexp.MustCompile(`sha256\s*=\s*"([0-9a-f]{64})"`).FindSubmatch(lock)
+	if real == nil {
+		t.Fatalf("no sum in lock file:\n%s", lock)
+	}
+	bogus := strings.Repeat("ab", 32)
+	w.write("weir.lock.hcl", strings.Replace(string(lock), string(real[1]), bogus, 1))
+
+	for _, args := range [][]string{{"validate"}, {"run", "-listen", "127.0.0.1:0"}} {
+		_, errOut, code := w.weir(append(args, "-plugin-dir", binDir)...)
+		if code != 2 {
+			t.Fatalf("weir %s with a wrong checksum: exit %d; want 2\n%s", args[0], code, errOut)
+		}
+		for _, want := range []string{"weir.lock.hcl", bogus, string(real[1]), "weir plugins lock"} {
+			if !strings.Contains(errOut, want) {
+				t.Errorf("weir %s: message lacks %q:\n%s", args[0], want, errOut)
+			}
+		}
+	}
+	w.lock()
+	if _, errOut, code := w.weir("validate", "-plugin-dir", binDir); code != 0 {
+		t.Fatalf("after relocking: exit %d\n%s", code, errOut)
+	}
+}
+
+func TestHostKillTakesConnectorsDown(t *testing.T) {
+	w := newWorkspace(t)
+	w.write("pipeline.hcl", simplePipeline)
+	w.write("in/a.jsonl", `{"id":1}`+"\n")
+	w.lock()
+	d := w.start()
+	kids := children(d.pid())
+	if len(kids) != 2 {
+		t.Fatalf("weir run has %d child processes; want 2 connectors", len(kids))
+	}
+	d.kill()
+	start := time.Now()
+	waitFor(t, "connectors to exit after the host's SIGKILL", 2*time.Second, func() bool {
+		for _, k := range kids {
+			if alive(k) {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("connectors gone %v after the host was killed", time.Since(start).Round(time.Millisecond))
+}
+
+func TestSecretsNeverLogged(t *testing.T) {
+	w := newWorkspace(t)
+	apiToken, hookToken := "api-TOKEN-4c0f9e21", "hook-TOKEN-77ad013b"
+	w.setenv("WEIR_API_TOKEN", apiToken)
+	w.setenv("HOOK_TOKEN", hookToken)
+	w.write("pipeline.hcl", `
+api {
+  token = env("WEIR_API_TOKEN")
+}
+
+connection "jsonl" "in" {
+  path = "in"
+}
+
+connection "jsonl" "out" {
+  path = "out"
+}
+
+pipeline "hooked" {
+  source "in" {
+    key_field = "id"
+  }
+  webhook {
+    auth   = "token"
+    secret = env("HOOK_TOKEN")
+  }
+  key = record.id
+  map {
+    echoed = "${record.id}-${record.note}"
+  }
+  destination "out" {
+    object = "hooked"
+  }
+}
+`)
+	w.lock()
+	d := w.start("-log-level", "debug")
+	post := func(token, body string) int {
+		return postHook(t, d.addr, "hooked", token, body)
+	}
+	// A record that carries the secret in its payload and one that fails its
+	// map are logged about; neither may reveal a secret.
+	if code := post(hookToken, `{"id":"1","note":"`+apiToken+`"}`); code != 200 {
+		t.Fatalf("hook: %d", code)
+	}
+	post(hookToken, `{"id":"2"}`)
+	post("wrong-"+hookToken, `{"id":"3"}`)
+	w.weir("status", "-addr", d.addr)
+	waitFor(t, "delivery", 10*time.Second, func() bool { return len(readLines(t, w.path("out/hooked.jsonl"))) == 1 })
+	if code := d.stop(10 * time.Second); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	logs := d.log.String()
+	for _, s := range []string{apiToken, hookToken} {
+		if strings.Contains(logs, s) {
+			t.Errorf("secret %q appears in the log:\n%s", s, logs)
+		}
+	}
+	if !strings.Contains(logs, "level=") {
+		t.Fatalf("no log captured: %q", logs)
+	}
+}
