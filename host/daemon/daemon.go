@@ -136,7 +136,7 @@ func New(ctx context.Context, l *Loaded, opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	d.engine = eng
-	opts.Registry.MustRegister(&queueCollector{store: st, pipelines: names})
+	opts.Registry.MustRegister(&queueCollector{store: st, pipelines: names}, &limiterCollector{limiters: d.limiters})
 	d.api = api.New(api.Options{
 		Ingester: eng, Store: st, Pipelines: names, Webhooks: webhooks, Token: cfg.API.Token,
 		Ready: d.ready, Status: d.Status, Gatherer: opts.Registry, Logger: opts.Logger,
@@ -370,5 +370,40 @@ func (q *queueCollector) Collect(ch chan<- prometheus.Metric) {
 		for state, v := range map[string]int64{"ready": st.Ready, "pending": st.Pending, "retrying": st.Delayed, "in_flight": st.InFlight, "dead_letters": st.DeadLetters} {
 			ch <- prometheus.MustNewConstMetric(queueDepth, prometheus.GaugeValue, float64(v), p, state)
 		}
+	}
+}
+
+// limiterCollector exports each connection's limiter use at scrape time.
+type limiterCollector struct {
+	limiters map[string]*limiter.Local
+}
+
+var (
+	limiterWaits    = prometheus.NewDesc("weir_limiter_waits_total", "Vendor requests that waited for the connection's limiter.", []string{"connection"}, nil)
+	limiterInWindow = prometheus.NewDesc("weir_limiter_requests_in_window", "Vendor requests granted in the current rate window.", []string{"connection"}, nil)
+	limiterRate     = prometheus.NewDesc("weir_limiter_rate", "Requests allowed per rate window (0: unlimited).", []string{"connection"}, nil)
+	limiterInFlight = prometheus.NewDesc("weir_limiter_in_flight", "Vendor requests in flight.", []string{"connection"}, nil)
+	limiterToday    = prometheus.NewDesc("weir_limiter_used_today", "Vendor requests counted against today's quota.", []string{"connection"}, nil)
+)
+
+func (l *limiterCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{limiterWaits, limiterInWindow, limiterRate, limiterInFlight, limiterToday} {
+		ch <- d
+	}
+}
+
+func (l *limiterCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for name, lim := range l.limiters {
+		u, err := lim.Usage(ctx)
+		if err != nil {
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(limiterWaits, prometheus.CounterValue, float64(u.Waits), name)
+		ch <- prometheus.MustNewConstMetric(limiterInWindow, prometheus.GaugeValue, float64(u.InWindow), name)
+		ch <- prometheus.MustNewConstMetric(limiterRate, prometheus.GaugeValue, float64(u.Rate), name)
+		ch <- prometheus.MustNewConstMetric(limiterInFlight, prometheus.GaugeValue, float64(u.InFlight), name)
+		ch <- prometheus.MustNewConstMetric(limiterToday, prometheus.GaugeValue, float64(u.UsedToday), name)
 	}
 }

@@ -218,3 +218,38 @@ pipeline "hooked" {
 		t.Fatalf("no log captured: %q", logs)
 	}
 }
+
+func TestMetricsAndOneHostPerDataDirectory(t *testing.T) {
+	w := newWorkspace(t)
+	w.write("pipeline.hcl", simplePipeline)
+	w.write("in/a.jsonl", `{"id":1}`+"\n"+`{"id":2}`+"\n")
+	w.lock()
+	d := w.start()
+	waitFor(t, "delivery", 10*time.Second, func() bool { return len(readLines(t, w.path("out/copied.jsonl"))) == 2 })
+	for series, want := range map[string]float64{
+		`weir_records_in_total{pipeline="copy"}`:             2,
+		`weir_records_delivered_total{pipeline="copy"}`:      2,
+		`weir_queue_depth{pipeline="copy",state="ready"}`:    0,
+		`weir_write_duration_seconds_count{pipeline="copy"}`: -1,
+		`weir_connector_restarts_total{connection="in"}`:     0,
+		`weir_limiter_waits_total{connection="out"}`:         0,
+		`weir_records_dead_lettered_total{pipeline="copy"}`:  0,
+	} {
+		got, ok := d.metricOK(series)
+		if !ok {
+			t.Errorf("metric %s missing", series)
+			continue
+		}
+		if want >= 0 && got != want {
+			t.Errorf("%s = %v; want %v", series, got, want)
+		}
+	}
+
+	start := time.Now()
+	_, errOut, code := w.weir("run", "-listen", freeAddr(t), "-plugin-dir", binDir)
+	if code != 1 || !strings.Contains(errOut, "in use by another weir") {
+		t.Fatalf("second weir on the same data directory: exit %d\n%s", code, errOut)
+	}
+	t.Logf("second host refused in %v", time.Since(start).Round(time.Millisecond))
+	d.stop(10 * time.Second)
+}

@@ -221,8 +221,9 @@ func (d *daemon) status(token string) api.Status {
 	return st
 }
 
-// metric returns the value of a metric line (name with labels) from /metrics.
-func (d *daemon) metric(series string) float64 {
+// metricOK returns the value of a metric line (name with labels) from
+// /metrics and whether it was there.
+func (d *daemon) metricOK(series string) (float64, bool) {
 	d.t.Helper()
 	resp, err := http.Get("http://" + d.addr + "/metrics")
 	if err != nil {
@@ -234,10 +235,10 @@ func (d *daemon) metric(series string) float64 {
 		line := sc.Text()
 		if strings.HasPrefix(line, series+" ") {
 			v, _ := strconv.ParseFloat(strings.TrimPrefix(line, series+" "), 64)
-			return v
+			return v, true
 		}
 	}
-	return 0
+	return 0, false
 }
 
 // children returns the pids of pid's child processes.

@@ -92,6 +92,9 @@ func New(opts Options) (*Engine, error) {
 		if _, dup := e.pipelines[p.Name]; dup {
 			return nil, fmt.Errorf("engine: pipeline %q defined twice", p.Name)
 		}
+		if m := opts.Metrics; m != nil {
+			m.init(p.Name)
+		}
 		e.pipelines[p.Name] = &runner{e: e, p: p, ev: &evaluator{funcs: p.Functions}, wake: make(chan struct{}, 1),
 			log: opts.Logger.With("pipeline", p.Name)}
 	}

@@ -39,3 +39,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	reg.MustRegister(m.WriteLatency)
 	return m
 }
+
+// init creates a pipeline's series at zero, so they are exported before the
+// first event.
+func (m *Metrics) init(pipeline string) {
+	for _, c := range []*prometheus.CounterVec{m.In, m.Delivered, m.Retried, m.DeadLettered, m.Skipped, m.Rejected, m.ReadErrors} {
+		c.WithLabelValues(pipeline)
+	}
+	m.WriteLatency.WithLabelValues(pipeline)
+}
