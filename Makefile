@@ -54,3 +54,8 @@ vet:
 
 clean:
 	rm -rf $(BIN) .tools
+
+# bench prints each figure of the brief's §8 beside a reference measured in
+# the same run.
+bench: build
+	$(GO) run ./host/cmd/weirbench -bin $(BIN)

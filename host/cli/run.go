@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sync"
 	"syscall"
 	"time"
@@ -27,6 +28,7 @@ func runCmd(ctx context.Context, e *env, args []string) error {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	progress := fs.Bool("progress", isTerminal(os.Stderr), "print a line of progress every second")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until exit")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -37,6 +39,16 @@ func runCmd(ctx context.Context, e *env, args []string) error {
 	format, err := logging.ParseFormat(*logFormat)
 	if err != nil {
 		return usageError("%v", err)
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	var secrets secretList
 	log := slog.New(logging.Redact(logging.NewHandler(e.stderr, level, format), secrets.get))

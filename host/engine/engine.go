@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/weirhq/weir/host/expr"
@@ -28,6 +29,10 @@ const (
 	idlePollMax = 250 * time.Millisecond
 	// idlePollMin is the first idle sleep.
 	idlePollMin = 5 * time.Millisecond
+	// batchLinger is how long a worker whose last batch was not full waits
+	// before it leases again, so that records trickling in are written in
+	// fewer, larger batches (fewer vendor calls, fewer commits).
+	batchLinger = 5 * time.Millisecond
 	// sourceErrorBackoffMax caps the pause after failed source reads.
 	sourceErrorBackoffMax = 30 * time.Second
 	// DefaultDrainTimeout bounds how long Run waits for in-flight batches
@@ -64,6 +69,10 @@ type runner struct {
 	ev   *evaluator
 	wake chan struct{}
 	log  *slog.Logger
+	// keyPath is the key expression's attribute path when it is a plain
+	// traversal of record (record.a.b): keys are then read straight from
+	// the JSON, without converting the whole record.
+	keyPath []string
 }
 
 // New returns an engine for the pipelines.
@@ -96,7 +105,7 @@ func New(opts Options) (*Engine, error) {
 			m.init(p.Name)
 		}
 		e.pipelines[p.Name] = &runner{e: e, p: p, ev: &evaluator{funcs: p.Functions}, wake: make(chan struct{}, 1),
-			log: opts.Logger.With("pipeline", p.Name)}
+			log: opts.Logger.With("pipeline", p.Name), keyPath: recordPath(p.Key)}
 	}
 	return e, nil
 }
@@ -220,6 +229,14 @@ const (
 )
 
 func (r *runner) keyOf(sr *store.Record) error {
+	if r.keyPath != nil {
+		if k, ok := expr.StringAt(sr.Payload, r.keyPath); ok && k != "" {
+			sr.Key = k
+			return nil
+		}
+		// Anything else (a number, a missing field) takes the full path,
+		// which also words the error.
+	}
 	vars, err := recordVars(sr.Payload)
 	if err != nil {
 		return err
@@ -230,6 +247,27 @@ func (r *runner) keyOf(sr *store.Record) error {
 	}
 	sr.Key = k
 	return nil
+}
+
+// recordPath returns the attribute names of an expression of the form
+// record.a.b, or nil.
+func recordPath(e hcl.Expression) []string {
+	if e == nil {
+		return nil
+	}
+	t, diags := hcl.AbsTraversalForExpr(e)
+	if diags.HasErrors() || len(t) < 2 || t.RootName() != "record" {
+		return nil
+	}
+	var path []string
+	for _, step := range t[1:] {
+		a, ok := step.(hcl.TraverseAttr)
+		if !ok {
+			return nil
+		}
+		path = append(path, a.Name)
+	}
+	return path
 }
 
 func cloneMeta(m map[string]string) map[string]string {
@@ -323,6 +361,9 @@ func (r *runner) work(ctx, work context.Context, n int) {
 		}
 		idle = idlePollMin
 		r.deliver(work, leases)
+		if len(leases) < r.p.BatchSize {
+			sleepCtx(ctx, batchLinger)
+		}
 	}
 }
 

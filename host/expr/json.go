@@ -185,3 +185,29 @@ func pathOrRoot(path string) string {
 	}
 	return path
 }
+
+// StringAt returns the string at path in a JSON document (object
+// attributes, outermost first) without decoding the rest of it. It reports
+// false when the path is missing or does not end at a string.
+func StringAt(doc []byte, path []string) (string, bool) {
+	cur := json.RawMessage(doc)
+	for _, name := range path {
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(cur, &obj); err != nil {
+			return "", false
+		}
+		next, ok := obj[name]
+		if !ok {
+			return "", false
+		}
+		cur = next
+	}
+	if len(cur) == 0 || cur[0] != '"' {
+		return "", false
+	}
+	var s string
+	if err := json.Unmarshal(cur, &s); err != nil {
+		return "", false
+	}
+	return s, true
+}

@@ -49,3 +49,26 @@ func TestToJSONNamesUnknownPath(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestStringAt(t *testing.T) {
+	doc := []byte(`{"id":"A-1","n":12,"account":{"number":"ACC 7","x":[1]},"nul":null,"esc":"a\"b\u00e9"}`)
+	tests := []struct {
+		path []string
+		want string
+		ok   bool
+	}{
+		{[]string{"id"}, "A-1", true},
+		{[]string{"account", "number"}, "ACC 7", true},
+		{[]string{"esc"}, `a"bé`, true},
+		{[]string{"n"}, "", false},
+		{[]string{"nul"}, "", false},
+		{[]string{"missing"}, "", false},
+		{[]string{"account", "x", "y"}, "", false},
+	}
+	for _, tt := range tests {
+		got, ok := StringAt(doc, tt.path)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("StringAt(%v) = %q, %v; want %q, %v", tt.path, got, ok, tt.want, tt.ok)
+		}
+	}
+}
