@@ -96,7 +96,7 @@ func (c *Client) Write(ctx context.Context, req WriteRequest) ([]WriteResult, er
 
 // Lookup runs a query.
 func (c *Client) Lookup(ctx context.Context, req LookupRequest) (json.RawMessage, error) {
-	r, err := c.rpc.Lookup(ctx, &pb.LookupRequest{Object: req.Object, Query: req.Query})
+	r, err := c.rpc.Lookup(ctx, &pb.LookupRequest{Object: req.Object, Query: req.Query, Priority: pb.Priority(req.Priority)})
 	if err != nil {
 		return nil, fromStatus(err)
 	}

@@ -262,6 +262,9 @@ type WriteResult struct {
 type LookupRequest struct {
 	Object string
 	Query  json.RawMessage
+	// Priority is PriorityInteractive for real-time lookups, which should
+	// acquire the limiter at that priority (HTTPClient.DoPriority).
+	Priority Priority
 }
 
 // WebhookRequest is a raw HTTP request received by the host.

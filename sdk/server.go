@@ -108,7 +108,7 @@ func (s *server) Lookup(ctx context.Context, req *pb.LookupRequest) (*pb.LookupR
 	if !ok {
 		return nil, s.unsupported("lookup")
 	}
-	out, err := l.Lookup(ctx, LookupRequest{Object: req.GetObject(), Query: req.GetQuery()})
+	out, err := l.Lookup(ctx, LookupRequest{Object: req.GetObject(), Query: req.GetQuery(), Priority: Priority(req.GetPriority())})
 	if err != nil {
 		return nil, toStatus(err)
 	}

@@ -55,9 +55,21 @@ type Ingester interface {
 	Ingest(ctx context.Context, pipeline string, req sdk.WebhookRequest) (sdk.WebhookResponse, error)
 }
 
+// Looker answers the named real-time lookups of POST /v1/lookups/{name}.
+type Looker interface {
+	// Lookup runs the named lookup. It returns an error matching
+	// ErrUnknownLookup for a name that is not configured; connector errors
+	// keep their class (sdk.Classify).
+	Lookup(ctx context.Context, name string, query json.RawMessage) (json.RawMessage, error)
+}
+
+// ErrUnknownLookup is returned by a Looker for a name it does not serve.
+var ErrUnknownLookup = errors.New("unknown lookup")
+
 // Options configure a Server.
 type Options struct {
 	Ingester Ingester
+	Lookups  Looker
 	Store    store.DeadLetterQueue
 	// Pipelines lists every pipeline for status and dead-letter routes.
 	Pipelines []string
@@ -93,6 +105,7 @@ func New(opts Options) *Server {
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("POST /v1/hooks/{pipeline}", s.hook)
 	s.mux.HandleFunc("GET /v1/status", s.admin(s.status))
+	s.mux.HandleFunc("POST /v1/lookups/{name}", s.admin(s.lookup))
 	s.mux.HandleFunc("GET /v1/pipelines/{pipeline}/dead-letters", s.admin(s.deadLetters))
 	s.mux.HandleFunc("GET /v1/pipelines/{pipeline}/dead-letters/{id}", s.admin(s.deadLetter))
 	s.mux.HandleFunc("POST /v1/pipelines/{pipeline}/dead-letters/replay", s.admin(s.replay))
@@ -244,6 +257,51 @@ func Sign(secret, body []byte) []byte {
 	m := hmac.New(sha256.New, secret)
 	m.Write(body)
 	return m.Sum(nil)
+}
+
+// maxLookupBody bounds a lookup query.
+const maxLookupBody = 1 << 20
+
+func (s *Server) lookup(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if s.opts.Lookups == nil {
+		writeError(w, http.StatusNotFound, "no lookup %q", name)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxLookupBody))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "query over %d bytes", maxLookupBody)
+		return
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		body = []byte("{}")
+	}
+	if !json.Valid(body) {
+		writeError(w, http.StatusBadRequest, "the query is not valid JSON")
+		return
+	}
+	res, err := s.opts.Lookups.Lookup(r.Context(), name, body)
+	if err != nil {
+		if errors.Is(err, ErrUnknownLookup) {
+			writeError(w, http.StatusNotFound, "no lookup %q: declare it with lookup %q { connection = ... }", name, name)
+			return
+		}
+		e := sdk.Classify(err)
+		switch e.Status {
+		case sdk.StatusPermanent:
+			writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"error": e.Error(), "field": e.Field})
+		case sdk.StatusRateLimited:
+			if e.RetryAfter > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
+			}
+			writeError(w, http.StatusTooManyRequests, "%v", e)
+		default:
+			writeError(w, http.StatusBadGateway, "%v", e)
+		}
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(res)
 }
 
 // PipelineStatus is one pipeline's line of status.

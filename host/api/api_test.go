@@ -3,12 +3,14 @@ package api
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/weirhq/weir/host/store"
 	"github.com/weirhq/weir/sdk"
@@ -108,5 +110,49 @@ func TestWebhookIs503WhenNotStored(t *testing.T) {
 	srv.ServeHTTP(rec, httptest.NewRequest("POST", "/v1/hooks/p", strings.NewReader(`{}`)))
 	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
 		t.Fatalf("code %d, Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))
+	}
+}
+
+type fakeLooker struct{}
+
+func (fakeLooker) Lookup(_ context.Context, name string, q json.RawMessage) (json.RawMessage, error) {
+	switch name {
+	case "stock":
+		return json.RawMessage(`{"query":` + string(q) + `,"available":4}`), nil
+	case "busy":
+		return nil, sdk.RateLimited("quota", 2500*time.Millisecond)
+	case "bad":
+		return nil, sdk.Permanent("UNKNOWN_ITEM", "no item X", "items[0]")
+	}
+	return nil, ErrUnknownLookup
+}
+
+func TestLookupRoute(t *testing.T) {
+	srv := New(Options{Lookups: fakeLooker{}, Token: "tok"})
+	tests := []struct {
+		name, body string
+		token      string
+		want       int
+		contains   string
+		retryAfter string
+	}{
+		{"stock", `{"items":["A"]}`, "tok", 200, `"available":4`, ""},
+		{"stock", ``, "tok", 200, `"query":{}`, ""},
+		{"stock", `{"items":`, "tok", 400, "not valid JSON", ""},
+		{"stock", `{}`, "", 401, "API token", ""},
+		{"busy", `{}`, "tok", 429, "quota", "3"},
+		{"bad", `{}`, "tok", 422, `"field": "items[0]"`, ""},
+		{"nope", `{}`, "tok", 404, "declare it", ""},
+	}
+	for _, tt := range tests {
+		req := httptest.NewRequest("POST", "/v1/lookups/"+tt.name, strings.NewReader(tt.body))
+		if tt.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tt.token)
+		}
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		if rec.Code != tt.want || !strings.Contains(rec.Body.String(), tt.contains) || rec.Header().Get("Retry-After") != tt.retryAfter {
+			t.Errorf("%s %q = %d %s (Retry-After %q); want %d with %q", tt.name, tt.body, rec.Code, rec.Body, rec.Header().Get("Retry-After"), tt.want, tt.contains)
+		}
 	}
 }

@@ -89,6 +89,8 @@ type Config struct {
 	Connections []*Connection
 	Units       []*UnitTable
 	Pipelines   []*Pipeline
+	// LookupRoutes are the top-level lookup blocks: POST /v1/lookups/<name>.
+	LookupRoutes []*LookupRoute
 
 	mu      sync.Mutex
 	funcs   map[string]map[string]function.Function // by base directory
@@ -281,6 +283,26 @@ type Lookup struct {
 	ConnectionRange hcl.Range
 	ObjectRange     hcl.Range
 }
+
+// LookupRoute is a top-level lookup block: a real-time query through a
+// connector, served at POST /v1/lookups/<name> with the connection's
+// interactive share of its limits and a short cache.
+type LookupRoute struct {
+	Name       string
+	Connection string
+	// Object is the lookup object; the route's name when omitted.
+	Object string
+	// Cache is how long an answer is reused for the same query;
+	// DefaultLookupCache by default, 0 to disable.
+	Cache           time.Duration
+	DeclRange       hcl.Range
+	NameRange       hcl.Range
+	ConnectionRange hcl.Range
+	ObjectRange     hcl.Range
+}
+
+// DefaultLookupCache is how long a lookup route reuses an answer.
+const DefaultLookupCache = 30 * time.Second
 
 // MapField is one attribute of a map block: one output field.
 type MapField struct {

@@ -950,3 +950,55 @@ units "w" {
 		t.Errorf("numeric key: %+v", cfg.UnitTable("v").Entries)
 	}
 }
+
+func TestLookupRoutes(t *testing.T) {
+	cfg, diags := load(t, `
+connection "netsuite" "erp" {
+  account_id = "1"
+}
+
+connection "jsonl" "files" {
+  dir = "x"
+}
+
+lookup "stock" {
+  connection = "erp"
+  cache      = "5s"
+}
+
+lookup "items" {
+  connection = "erp"
+  object     = "stock"
+}
+
+lookup "bad" {
+  connection = "files"
+}
+
+lookup "stock" {
+  connection = "erp"
+}
+`, nil)
+	want := []string{
+		`main.hcl:21:16: Connection cannot answer lookups`,
+		`main.hcl:24:8: Duplicate lookup name`,
+	}
+	lines := strings.Split(strings.TrimSpace(diags), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("diagnostics:\n%s", diags)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("diagnostic %d = %q; want prefix %q", i, lines[i], w)
+		}
+	}
+	if len(cfg.LookupRoutes) != 3 {
+		t.Fatalf("%d routes", len(cfg.LookupRoutes))
+	}
+	if r := cfg.LookupRoutes[0]; r.Name != "stock" || r.Object != "stock" || r.Cache != 5*time.Second || r.Connection != "erp" {
+		t.Errorf("stock = %+v", r)
+	}
+	if r := cfg.LookupRoutes[1]; r.Object != "stock" || r.Cache != DefaultLookupCache {
+		t.Errorf("items = %+v", r)
+	}
+}

@@ -26,6 +26,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "units", LabelNames: []string{"name"}},
 		{Type: "connection", LabelNames: []string{"connector", "name"}},
 		{Type: "pipeline", LabelNames: []string{"name"}},
+		{Type: "lookup", LabelNames: []string{"name"}},
 	},
 }
 
@@ -65,7 +66,7 @@ func Parse(filenames ...string) (*Config, hcl.Diagnostics) {
 	// webhooks default to the API's max_body, pipelines refer to
 	// connections.
 	var firstStore, firstAPI *hcl.Block
-	for _, kind := range []string{"store", "api", "units", "connection", "pipeline"} {
+	for _, kind := range []string{"store", "api", "units", "connection", "pipeline", "lookup"} {
 		for _, f := range files {
 			for _, b := range f.blocks {
 				if b.Type != kind {
@@ -94,6 +95,8 @@ func Parse(filenames ...string) (*Config, hcl.Diagnostics) {
 					d.decodeConnection(b, f.s)
 				case "pipeline":
 					d.decodePipeline(b, f.s)
+				case "lookup":
+					d.decodeLookupRoute(b, f.s)
 				}
 			}
 		}
@@ -647,6 +650,38 @@ func (d *decoder) decodeLookup(b *hcl.Block, s *scope, p *Pipeline, before, decl
 			allowLookup: true, lookups: before, declared: declared})
 	}
 	return l
+}
+
+var lookupRouteSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "connection", Required: true}, {Name: "object"}, {Name: "cache"}},
+}
+
+// decodeLookupRoute decodes a top-level lookup block.
+func (d *decoder) decodeLookupRoute(b *hcl.Block, s *scope) {
+	d.checkName(b, 0, "lookup")
+	name := b.Labels[0]
+	for _, prev := range d.cfg.LookupRoutes {
+		if prev.Name == name {
+			d.duplicateName("lookup", name, b, 0, prev.NameRange)
+			return
+		}
+	}
+	l := &LookupRoute{Name: name, Object: name, Cache: DefaultLookupCache, DeclRange: b.DefRange,
+		NameRange: nameRange(b, 0), ObjectRange: nameRange(b, 0)}
+	c := d.content(b.Body, lookupRouteSchema)
+	a := c.Attributes
+	if attr := a["connection"]; attr != nil {
+		l.ConnectionRange = attr.Expr.Range()
+		if d.str(a, "connection", s, required, &l.Connection) {
+			d.connectionRef(l.Connection, attr.Expr.Range(), attr.Range)
+		}
+	}
+	if attr := a["object"]; attr != nil {
+		l.ObjectRange = attr.Expr.Range()
+		d.str(a, "object", s, required, &l.Object)
+	}
+	d.duration(a, "cache", s, required, &l.Cache)
+	d.cfg.LookupRoutes = append(d.cfg.LookupRoutes, l)
 }
 
 var destinationSchema = &hcl.BodySchema{

@@ -87,6 +87,9 @@ func (c *Config) Resolve(ctx context.Context, desc Describer) hcl.Diagnostics {
 	for _, p := range c.Pipelines {
 		d.resolvePipeline(p)
 	}
+	for _, l := range c.LookupRoutes {
+		d.checkLookup(l.Connection, l.Object, l.ConnectionRange, l.ObjectRange, l.DeclRange)
+	}
 	SortDiagnostics(d.diags)
 	return d.diags
 }
@@ -121,20 +124,7 @@ func (d *decoder) resolvePipeline(p *Pipeline) {
 	}
 
 	for _, l := range p.Lookups {
-		conn, ds := d.described(l.Connection)
-		if ds == nil {
-			continue
-		}
-		if !slices.Contains(ds.Capabilities, sdk.CapLookup) {
-			d.errorAt(l.ConnectionRange, l.DeclRange, "Connection cannot answer lookups",
-				"Connection %q uses connector %q, which lacks the lookup capability.", conn.Name, conn.Connector)
-			continue
-		}
-		if obj := findObject(ds, l.Object); obj == nil || !obj.Lookup {
-			d.errorAt(l.ObjectRange, l.DeclRange, "Unknown lookup object",
-				"Connector %q has no lookup object %q.%s", conn.Connector, l.Object,
-				objectList(ds, func(o sdk.Object) bool { return o.Lookup }, l.Object))
-		}
+		d.checkLookup(l.Connection, l.Object, l.ConnectionRange, l.ObjectRange, l.DeclRange)
 	}
 
 	dst := &p.Destination
@@ -162,6 +152,24 @@ func (d *decoder) resolvePipeline(p *Pipeline) {
 		d.errorAt(dst.OperationRange, dst.DeclRange, "Unsupported operation",
 			"Object %q of connector %q supports the operations %s, not %q.",
 			obj.Name, conn.Connector, orList(obj.Operations), dst.Operation)
+	}
+}
+
+// checkLookup checks that a lookup's connection answers lookups for object.
+func (d *decoder) checkLookup(connection, object string, connRange, objRange, decl hcl.Range) {
+	conn, ds := d.described(connection)
+	if ds == nil {
+		return
+	}
+	if !slices.Contains(ds.Capabilities, sdk.CapLookup) {
+		d.errorAt(connRange, decl, "Connection cannot answer lookups",
+			"Connection %q uses connector %q, which lacks the lookup capability.", conn.Name, conn.Connector)
+		return
+	}
+	if obj := findObject(ds, object); obj == nil || !obj.Lookup {
+		d.errorAt(objRange, decl, "Unknown lookup object",
+			"Connector %q has no lookup object %q.%s", conn.Connector, object,
+			objectList(ds, func(o sdk.Object) bool { return o.Lookup }, object))
 	}
 }
 

@@ -138,7 +138,7 @@ func New(ctx context.Context, l *Loaded, opts Options) (*Daemon, error) {
 	d.engine = eng
 	opts.Registry.MustRegister(&queueCollector{store: st, pipelines: names}, &limiterCollector{limiters: d.limiters})
 	d.api = api.New(api.Options{
-		Ingester: eng, Store: st, Pipelines: names, Webhooks: webhooks, Token: cfg.API.Token,
+		Ingester: eng, Lookups: newLookups(cfg.LookupRoutes, connectors(d.supervisors)), Store: st, Pipelines: names, Webhooks: webhooks, Token: cfg.API.Token,
 		Ready: d.ready, Status: d.Status, Gatherer: opts.Registry, Logger: opts.Logger,
 	})
 	listen := cfg.API.Listen

@@ -200,7 +200,7 @@ func (c *connector) send(ctx context.Context, target string, recs []sdk.Record) 
 	return resp.StatusCode == http.StatusCreated, nil
 }
 
-// Lookup POSTs the query to <url>/<object> at interactive priority and
+// Lookup POSTs the query to <url>/<object> at the request's priority and
 // returns the JSON answer.
 func (c *connector) Lookup(ctx context.Context, req sdk.LookupRequest) (json.RawMessage, error) {
 	target, err := c.endpoint(req.Object)
@@ -219,7 +219,7 @@ func (c *connector) Lookup(ctx context.Context, req sdk.LookupRequest) (json.Raw
 	for k, v := range c.cfg.Headers {
 		hreq.Header.Set(k, v)
 	}
-	resp, err := c.client.DoPriority(ctx, hreq, sdk.PriorityInteractive)
+	resp, err := c.client.DoPriority(ctx, hreq, req.Priority)
 	if err != nil {
 		return nil, err
 	}

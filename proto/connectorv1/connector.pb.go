@@ -1375,7 +1375,11 @@ type LookupRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Object string                 `protobuf:"bytes,1,opt,name=object,proto3" json:"object,omitempty"`
 	// Query as a JSON document.
-	Query         []byte `protobuf:"bytes,2,opt,name=query,proto3" json:"query,omitempty"`
+	Query []byte `protobuf:"bytes,2,opt,name=query,proto3" json:"query,omitempty"`
+	// Priority is interactive for real-time lookups (POST /v1/lookups), which
+	// have a reserved share of the connection's limits; bulk for lookups in a
+	// pipeline.
+	Priority      Priority `protobuf:"varint,3,opt,name=priority,proto3,enum=weir.connector.v1.Priority" json:"priority,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1422,6 +1426,13 @@ func (x *LookupRequest) GetQuery() []byte {
 		return x.Query
 	}
 	return nil
+}
+
+func (x *LookupRequest) GetPriority() Priority {
+	if x != nil {
+		return x.Priority
+	}
+	return Priority_PRIORITY_BULK
 }
 
 type LookupResponse struct {
@@ -2158,10 +2169,11 @@ const file_weir_connector_v1_connector_proto_rawDesc = "" +
 	"\x0eretry_after_ms\x18\x05 \x01(\x03R\fretryAfterMs\x12\x12\n" +
 	"\x04code\x18\x06 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\a \x01(\tR\amessage\x12\x14\n" +
-	"\x05field\x18\b \x01(\tR\x05field\"=\n" +
+	"\x05field\x18\b \x01(\tR\x05field\"v\n" +
 	"\rLookupRequest\x12\x16\n" +
 	"\x06object\x18\x01 \x01(\tR\x06object\x12\x14\n" +
-	"\x05query\x18\x02 \x01(\fR\x05query\"(\n" +
+	"\x05query\x18\x02 \x01(\fR\x05query\x127\n" +
+	"\bpriority\x18\x03 \x01(\x0e2\x1b.weir.connector.v1.PriorityR\bpriority\"(\n" +
 	"\x0eLookupResponse\x12\x16\n" +
 	"\x06result\x18\x01 \x01(\fR\x06result\"&\n" +
 	"\fHeaderValues\x12\x16\n" +
@@ -2318,41 +2330,42 @@ var file_weir_connector_v1_connector_proto_depIdxs = []int32{
 	15, // 9: weir.connector.v1.WriteRequest.records:type_name -> weir.connector.v1.Record
 	20, // 10: weir.connector.v1.WriteResponse.results:type_name -> weir.connector.v1.WriteResult
 	2,  // 11: weir.connector.v1.WriteResult.status:type_name -> weir.connector.v1.ResultStatus
-	35, // 12: weir.connector.v1.DecodeWebhookRequest.headers:type_name -> weir.connector.v1.DecodeWebhookRequest.HeadersEntry
-	15, // 13: weir.connector.v1.DecodeWebhookResponse.records:type_name -> weir.connector.v1.Record
-	36, // 14: weir.connector.v1.DecodeWebhookResponse.headers:type_name -> weir.connector.v1.DecodeWebhookResponse.HeadersEntry
-	37, // 15: weir.connector.v1.TokenResponse.extra:type_name -> weir.connector.v1.TokenResponse.ExtraEntry
-	3,  // 16: weir.connector.v1.AcquireRequest.priority:type_name -> weir.connector.v1.Priority
-	4,  // 17: weir.connector.v1.ReportRequest.kind:type_name -> weir.connector.v1.LimitKind
-	23, // 18: weir.connector.v1.DecodeWebhookRequest.HeadersEntry.value:type_name -> weir.connector.v1.HeaderValues
-	23, // 19: weir.connector.v1.DecodeWebhookResponse.HeadersEntry.value:type_name -> weir.connector.v1.HeaderValues
-	5,  // 20: weir.connector.v1.Connector.Describe:input_type -> weir.connector.v1.DescribeRequest
-	11, // 21: weir.connector.v1.Connector.Configure:input_type -> weir.connector.v1.ConfigureRequest
-	13, // 22: weir.connector.v1.Connector.Check:input_type -> weir.connector.v1.CheckRequest
-	16, // 23: weir.connector.v1.Connector.Read:input_type -> weir.connector.v1.ReadRequest
-	18, // 24: weir.connector.v1.Connector.Write:input_type -> weir.connector.v1.WriteRequest
-	21, // 25: weir.connector.v1.Connector.Lookup:input_type -> weir.connector.v1.LookupRequest
-	24, // 26: weir.connector.v1.Connector.DecodeWebhook:input_type -> weir.connector.v1.DecodeWebhookRequest
-	26, // 27: weir.connector.v1.Host.Token:input_type -> weir.connector.v1.TokenRequest
-	28, // 28: weir.connector.v1.Host.Acquire:input_type -> weir.connector.v1.AcquireRequest
-	30, // 29: weir.connector.v1.Host.Release:input_type -> weir.connector.v1.ReleaseRequest
-	32, // 30: weir.connector.v1.Host.Report:input_type -> weir.connector.v1.ReportRequest
-	6,  // 31: weir.connector.v1.Connector.Describe:output_type -> weir.connector.v1.DescribeResponse
-	12, // 32: weir.connector.v1.Connector.Configure:output_type -> weir.connector.v1.ConfigureResponse
-	14, // 33: weir.connector.v1.Connector.Check:output_type -> weir.connector.v1.CheckResponse
-	17, // 34: weir.connector.v1.Connector.Read:output_type -> weir.connector.v1.ReadResponse
-	19, // 35: weir.connector.v1.Connector.Write:output_type -> weir.connector.v1.WriteResponse
-	22, // 36: weir.connector.v1.Connector.Lookup:output_type -> weir.connector.v1.LookupResponse
-	25, // 37: weir.connector.v1.Connector.DecodeWebhook:output_type -> weir.connector.v1.DecodeWebhookResponse
-	27, // 38: weir.connector.v1.Host.Token:output_type -> weir.connector.v1.TokenResponse
-	29, // 39: weir.connector.v1.Host.Acquire:output_type -> weir.connector.v1.AcquireResponse
-	31, // 40: weir.connector.v1.Host.Release:output_type -> weir.connector.v1.ReleaseResponse
-	33, // 41: weir.connector.v1.Host.Report:output_type -> weir.connector.v1.ReportResponse
-	31, // [31:42] is the sub-list for method output_type
-	20, // [20:31] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	3,  // 12: weir.connector.v1.LookupRequest.priority:type_name -> weir.connector.v1.Priority
+	35, // 13: weir.connector.v1.DecodeWebhookRequest.headers:type_name -> weir.connector.v1.DecodeWebhookRequest.HeadersEntry
+	15, // 14: weir.connector.v1.DecodeWebhookResponse.records:type_name -> weir.connector.v1.Record
+	36, // 15: weir.connector.v1.DecodeWebhookResponse.headers:type_name -> weir.connector.v1.DecodeWebhookResponse.HeadersEntry
+	37, // 16: weir.connector.v1.TokenResponse.extra:type_name -> weir.connector.v1.TokenResponse.ExtraEntry
+	3,  // 17: weir.connector.v1.AcquireRequest.priority:type_name -> weir.connector.v1.Priority
+	4,  // 18: weir.connector.v1.ReportRequest.kind:type_name -> weir.connector.v1.LimitKind
+	23, // 19: weir.connector.v1.DecodeWebhookRequest.HeadersEntry.value:type_name -> weir.connector.v1.HeaderValues
+	23, // 20: weir.connector.v1.DecodeWebhookResponse.HeadersEntry.value:type_name -> weir.connector.v1.HeaderValues
+	5,  // 21: weir.connector.v1.Connector.Describe:input_type -> weir.connector.v1.DescribeRequest
+	11, // 22: weir.connector.v1.Connector.Configure:input_type -> weir.connector.v1.ConfigureRequest
+	13, // 23: weir.connector.v1.Connector.Check:input_type -> weir.connector.v1.CheckRequest
+	16, // 24: weir.connector.v1.Connector.Read:input_type -> weir.connector.v1.ReadRequest
+	18, // 25: weir.connector.v1.Connector.Write:input_type -> weir.connector.v1.WriteRequest
+	21, // 26: weir.connector.v1.Connector.Lookup:input_type -> weir.connector.v1.LookupRequest
+	24, // 27: weir.connector.v1.Connector.DecodeWebhook:input_type -> weir.connector.v1.DecodeWebhookRequest
+	26, // 28: weir.connector.v1.Host.Token:input_type -> weir.connector.v1.TokenRequest
+	28, // 29: weir.connector.v1.Host.Acquire:input_type -> weir.connector.v1.AcquireRequest
+	30, // 30: weir.connector.v1.Host.Release:input_type -> weir.connector.v1.ReleaseRequest
+	32, // 31: weir.connector.v1.Host.Report:input_type -> weir.connector.v1.ReportRequest
+	6,  // 32: weir.connector.v1.Connector.Describe:output_type -> weir.connector.v1.DescribeResponse
+	12, // 33: weir.connector.v1.Connector.Configure:output_type -> weir.connector.v1.ConfigureResponse
+	14, // 34: weir.connector.v1.Connector.Check:output_type -> weir.connector.v1.CheckResponse
+	17, // 35: weir.connector.v1.Connector.Read:output_type -> weir.connector.v1.ReadResponse
+	19, // 36: weir.connector.v1.Connector.Write:output_type -> weir.connector.v1.WriteResponse
+	22, // 37: weir.connector.v1.Connector.Lookup:output_type -> weir.connector.v1.LookupResponse
+	25, // 38: weir.connector.v1.Connector.DecodeWebhook:output_type -> weir.connector.v1.DecodeWebhookResponse
+	27, // 39: weir.connector.v1.Host.Token:output_type -> weir.connector.v1.TokenResponse
+	29, // 40: weir.connector.v1.Host.Acquire:output_type -> weir.connector.v1.AcquireResponse
+	31, // 41: weir.connector.v1.Host.Release:output_type -> weir.connector.v1.ReleaseResponse
+	33, // 42: weir.connector.v1.Host.Report:output_type -> weir.connector.v1.ReportResponse
+	32, // [32:43] is the sub-list for method output_type
+	21, // [21:32] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_weir_connector_v1_connector_proto_init() }
