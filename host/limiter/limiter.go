@@ -3,16 +3,41 @@
 // flight), a daily quota, pauses after a 429 or Retry-After, and a reserved
 // share of the rate for interactive requests.
 //
-// Local is the in-process limiter for the embedded store. The Redis store
-// provides a distributed one with the same behaviour; both satisfy the
-// engine's Limiter interface.
+// Local is the in-process limiter for the embedded store. Redis is the
+// distributed one, shared by every host process, with the same behaviour;
+// both satisfy Limiter.
 package limiter
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
 	"time"
+)
+
+// Limiter is one connection's limiter, as the engine and the connector host
+// services use it.
+type Limiter interface {
+	// Acquire blocks until a request of cost at priority p is allowed, or ctx
+	// ends, and returns the lease of its concurrency slot ("" when
+	// concurrency is not limited).
+	Acquire(ctx context.Context, cost int, p Priority) (lease string, err error)
+	// Release frees the concurrency slot of lease.
+	Release(ctx context.Context, lease string) error
+	// Report applies what the vendor said: a refusal (kind ReportRate,
+	// ReportConcurrency, ReportQuota) pauses the connection, for retryAfter
+	// or a default; a reading (ReportQuotaUsage) replaces the day's count
+	// with used and sets the vendor's daily maximum max.
+	Report(ctx context.Context, kind ReportKind, retryAfter time.Duration, used, max int64) error
+	// Usage returns a snapshot of the connection's limits and their use.
+	Usage(ctx context.Context) (Usage, error)
+}
+
+// Both limiters satisfy Limiter.
+var (
+	_ Limiter = (*Local)(nil)
+	_ Limiter = (*Redis)(nil)
 )
 
 // Limits are one connection's vendor limits. Zero values mean "no limit".
