@@ -17,8 +17,8 @@ import (
 
 	"github.com/weirhq/weir/host/api"
 	"github.com/weirhq/weir/host/config"
+	"github.com/weirhq/weir/host/daemon"
 	"github.com/weirhq/weir/host/store"
-	"github.com/weirhq/weir/host/store/bolt"
 )
 
 // APITokenEnv is the environment variable the CLI reads the API token from.
@@ -65,14 +65,7 @@ func (f adminFlags) connect(ctx context.Context, e *env) (admin, error) {
 	if err == nil || !errors.Is(err, syscall.ECONNREFUSED) {
 		return h, err
 	}
-	if cfg.Store.Redis != nil {
-		return nil, fmt.Errorf("no weir answers at %s: %w", addr, err)
-	}
-	dir := cfg.Store.Dir
-	if !filepath.IsAbs(dir) {
-		dir = filepath.Join(filepath.Dir(*f.config), dir)
-	}
-	st, err := bolt.Open(dir, bolt.Options{})
+	st, _, err := daemon.OpenStore(ctx, cfg, filepath.Dir(*f.config))
 	if err != nil {
 		return nil, fmt.Errorf("no weir answers at %s, and the store cannot be opened: %w", addr, err)
 	}

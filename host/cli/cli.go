@@ -77,6 +77,7 @@ func init() {
 		"plugins":  {"lock | list: pin connector checksums, list connectors", pluginsCmd},
 		"status":   {"pipelines, queues, dead letters and rate use", statusCmd},
 		"dlq":      {"list | show | replay | drop PIPELINE [ID...]: dead letters", dlqCmd},
+		"auth":     {"login CONNECTION | status | rotate-key: OAuth 2.0 tokens", authCmd},
 		"version":  {"print the version", versionCmd},
 	}
 }

@@ -64,6 +64,7 @@ func runCmd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	secrets.more(d.Secrets)
 	if *progress {
 		go printProgress(ctx, e.stderr, d)
 	}
@@ -73,15 +74,26 @@ func runCmd(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// secretList feeds the log redactor; it is filled once the configuration
-// is loaded.
+// secretList feeds the log redactor: the configuration's secrets once it
+// is loaded, and the live tokens of the daemon's OAuth broker.
 type secretList struct {
 	mu      sync.Mutex
 	secrets []string
+	live    func() []string
 }
 
-func (s *secretList) set(v []string) { s.mu.Lock(); s.secrets = v; s.mu.Unlock() }
-func (s *secretList) get() []string  { s.mu.Lock(); defer s.mu.Unlock(); return s.secrets }
+func (s *secretList) set(v []string)            { s.mu.Lock(); s.secrets = v; s.mu.Unlock() }
+func (s *secretList) more(live func() []string) { s.mu.Lock(); s.live = live; s.mu.Unlock() }
+
+func (s *secretList) get() []string {
+	s.mu.Lock()
+	secrets, live := s.secrets, s.live
+	s.mu.Unlock()
+	if live == nil {
+		return secrets
+	}
+	return append(append([]string(nil), secrets...), live()...)
+}
 
 func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()

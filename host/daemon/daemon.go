@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -16,16 +15,42 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/weirhq/weir/host/api"
 	"github.com/weirhq/weir/host/config"
 	"github.com/weirhq/weir/host/engine"
 	"github.com/weirhq/weir/host/limiter"
+	"github.com/weirhq/weir/host/oauth"
 	"github.com/weirhq/weir/host/plugins"
 	"github.com/weirhq/weir/host/store"
 	"github.com/weirhq/weir/host/store/bolt"
+	storeredis "github.com/weirhq/weir/host/store/redis"
 	"github.com/weirhq/weir/sdk"
 )
+
+// OpenStore opens the configured store: Redis when the store block has a
+// redis block (with its client, for the shared limiters), else the embedded
+// store in the data directory (relative to dir, the configuration's
+// directory).
+func OpenStore(ctx context.Context, cfg *config.Config, dir string) (store.Store, goredis.UniversalClient, error) {
+	if r := cfg.Store.Redis; r != nil {
+		st, err := storeredis.Open(ctx, r.URL, storeredis.Options{})
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, st.Client(), nil
+	}
+	data := cfg.Store.Dir
+	if !filepath.IsAbs(data) {
+		data = filepath.Join(dir, data)
+	}
+	st, err := bolt.Open(data, bolt.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, nil, nil
+}
 
 // shutdownTimeout bounds the HTTP server's graceful shutdown.
 const shutdownTimeout = 5 * time.Second
@@ -51,9 +76,10 @@ type Daemon struct {
 	log         *slog.Logger
 	store       store.Store
 	supervisors map[string]*plugins.Supervisor
-	limiters    map[string]*limiter.Local
+	limiters    map[string]limiter.Limiter
 	engine      *engine.Engine
 	api         *api.Server
+	broker      *oauth.Broker
 	listener    net.Listener
 	registry    *prometheus.Registry
 }
@@ -70,20 +96,36 @@ func New(ctx context.Context, l *Loaded, opts Options) (*Daemon, error) {
 	}
 	cfg := l.Config
 	d := &Daemon{loaded: l, opts: opts, log: opts.Logger, supervisors: map[string]*plugins.Supervisor{},
-		limiters: map[string]*limiter.Local{}, registry: opts.Registry}
+		limiters: map[string]limiter.Limiter{}, registry: opts.Registry}
 
-	if cfg.Store.Redis != nil {
-		return nil, errors.New("store: the Redis backend is not available in this build yet; remove the redis block to use the embedded store")
-	}
-	dir := cfg.Store.Dir
-	if !filepath.IsAbs(dir) {
-		dir = filepath.Join(l.Dir, dir)
-	}
-	st, err := bolt.Open(dir, bolt.Options{})
+	st, client, err := OpenStore(ctx, l.Config, l.Dir)
 	if err != nil {
 		return nil, err
 	}
 	d.store = st
+	if rs, ok := st.(*storeredis.Store); ok {
+		for _, w := range rs.Warnings(ctx) {
+			opts.Logger.Warn("redis: " + w)
+		}
+	}
+
+	keys, err := oauth.LoadKeys(os.Getenv)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	d.broker, err = oauth.New(oauth.Options{Store: st, Keys: keys, Logger: opts.Logger}, oauth.FromConfigAll(cfg))
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	if sts, err := d.broker.Status(ctx); err == nil {
+		for _, s := range sts {
+			if s.State == oauth.StateNeedsLogin || s.State == oauth.StateKeyMismatch {
+				opts.Logger.Warn("connection needs attention", "connection", s.Connection, "state", s.State, "hint", "run: weir auth login "+s.Connection)
+			}
+		}
+	}
 
 	pm := plugins.NewMetrics(opts.Registry)
 	for _, c := range cfg.Connections {
@@ -93,7 +135,11 @@ func New(ctx context.Context, l *Loaded, opts Options) (*Daemon, error) {
 			d.Close()
 			return nil, fmt.Errorf("connection %s: limits: %w", c.Name, err)
 		}
-		d.limiters[c.Name] = limiter.NewLocal(lim)
+		if client != nil {
+			d.limiters[c.Name] = limiter.NewRedis(client, c.Name, lim)
+		} else {
+			d.limiters[c.Name] = limiter.NewLocal(lim)
+		}
 		bin := l.Binaries[c.Connector]
 		sup := plugins.New(plugins.Config{
 			Connection: c.Name,
@@ -103,7 +149,7 @@ func New(ctx context.Context, l *Loaded, opts Options) (*Daemon, error) {
 			LockFile:   l.LockFile,
 			Env:        connectorEnv(),
 			Settings:   sdk.Config{Connection: c.Name, Raw: c.Settings},
-			Host:       &hostServices{connection: c.Name, limiter: d.limiters[c.Name]},
+			Host:       &hostServices{connection: c.Name, limiter: d.limiters[c.Name], tokens: d.broker.Source(c.Name)},
 			Logger:     opts.Logger,
 			Metrics:    pm,
 		})
@@ -126,7 +172,7 @@ func New(ctx context.Context, l *Loaded, opts Options) (*Daemon, error) {
 	}
 	hostname, _ := os.Hostname()
 	eng, err := engine.New(engine.Options{
-		Pipelines: pipelines, Queue: st, Connectors: connectors(d.supervisors),
+		Pipelines: pipelines, Queue: st, Leadership: st, Connectors: connectors(d.supervisors),
 		Metrics: engine.NewMetrics(opts.Registry), Logger: opts.Logger,
 		Owner:    fmt.Sprintf("%s:%d:%d", hostname, os.Getpid(), time.Now().UnixNano()),
 		LeaseTTL: opts.LeaseTTL, DrainTimeout: opts.DrainTimeout,
@@ -151,6 +197,15 @@ func New(ctx context.Context, l *Loaded, opts Options) (*Daemon, error) {
 		return nil, fmt.Errorf("api: listen on %s: %w (is another weir running? set the api block's listen)", listen, err)
 	}
 	return d, nil
+}
+
+// Secrets returns the live OAuth tokens and credentials, for the log
+// redactor.
+func (d *Daemon) Secrets() []string {
+	if d.broker == nil {
+		return nil
+	}
+	return d.broker.Secrets()
 }
 
 // Addr is the API's listening address.
@@ -208,10 +263,8 @@ func (d *Daemon) Close() {
 }
 
 func (d *Daemon) ready(ctx context.Context) error {
-	for _, p := range d.loaded.Config.Pipelines {
-		if _, err := d.store.Stats(ctx, p.Name); err != nil {
-			return fmt.Errorf("store: %w", err)
-		}
+	if err := d.store.Ping(ctx); err != nil {
+		return err
 	}
 	var down []string
 	for name, s := range d.supervisors {
@@ -326,11 +379,15 @@ func (c connectors) Connector(ctx context.Context, name string) (engine.Connecto
 // hostServices is what the host serves one connection's connector.
 type hostServices struct {
 	connection string
-	limiter    *limiter.Local
+	limiter    limiter.Limiter
+	tokens     *oauth.Source // nil without an oauth2 block
 }
 
-func (h *hostServices) Token(context.Context, bool) (sdk.Token, error) {
-	return sdk.Token{}, fmt.Errorf("connection %s has no oauth2 block: add one to give its connector an access token", h.connection)
+func (h *hostServices) Token(ctx context.Context, force bool) (sdk.Token, error) {
+	if h.tokens == nil {
+		return sdk.Token{}, fmt.Errorf("connection %s has no oauth2 block: add one to give its connector an access token", h.connection)
+	}
+	return h.tokens.Token(ctx, force)
 }
 
 func (h *hostServices) Acquire(ctx context.Context, cost int, p sdk.Priority) (string, error) {
@@ -375,7 +432,7 @@ func (q *queueCollector) Collect(ch chan<- prometheus.Metric) {
 
 // limiterCollector exports each connection's limiter use at scrape time.
 type limiterCollector struct {
-	limiters map[string]*limiter.Local
+	limiters map[string]limiter.Limiter
 }
 
 var (

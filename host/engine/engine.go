@@ -42,8 +42,11 @@ const (
 
 // Options configure an Engine.
 type Options struct {
-	Pipelines  []Pipeline
-	Queue      store.Queue
+	Pipelines []Pipeline
+	Queue     store.Queue
+	// Leadership, when set, elects one host at a time to poll each
+	// pipeline source (several hosts on one shared store).
+	Leadership store.Leadership
 	Connectors Connectors
 	Metrics    *Metrics
 	Logger     *slog.Logger
@@ -284,26 +287,77 @@ func cloneMeta(m map[string]string) map[string]string {
 func (r *runner) poll(ctx context.Context) {
 	src := r.p.Source
 	backoff := time.Duration(0)
+	// A host that is not the source's leader, or that waits for the next
+	// poll, checks its leadership this often so that it takes over within
+	// the lease time when the leader dies, and renews it while it leads.
+	tick := min(src.Poll, r.e.opts.LeaseTTL/3)
+	var nextRead time.Time
+	leading := false
 	for ctx.Err() == nil {
-		more, err := r.pollOnce(ctx)
+		token, err := r.lead(ctx)
 		switch {
+		case errors.Is(err, errNotLeader):
+			if leading {
+				r.log.Info("source led by another host", "connection", src.Connection)
+			}
+			leading = false
+			sleepCtx(ctx, tick)
+			continue
+		case err != nil:
+			if ctx.Err() == nil {
+				backoff = min(max(2*backoff, time.Second), sourceErrorBackoffMax)
+				r.log.Warn("source leadership failed", "connection", src.Connection, "err", err, "retry_in", backoff)
+				sleepCtx(ctx, backoff)
+			}
+			continue
+		}
+		if !leading && r.e.opts.Leadership != nil {
+			r.log.Info("leading the source", "connection", src.Connection, "token", token)
+		}
+		leading = true
+		if wait := time.Until(nextRead); wait > 0 {
+			sleepCtx(ctx, min(wait, tick))
+			continue
+		}
+		more, err := r.pollOnce(ctx, token)
+		switch {
+		case errors.Is(err, errNotLeader):
+			leading = false
 		case err != nil && ctx.Err() == nil:
 			if m := r.e.opts.Metrics; m != nil {
 				m.ReadErrors.WithLabelValues(r.p.Name).Inc()
 			}
 			backoff = min(max(2*backoff, time.Second), sourceErrorBackoffMax)
 			r.log.Warn("source read failed", "connection", src.Connection, "err", err, "retry_in", backoff)
-			sleepCtx(ctx, backoff)
+			nextRead = time.Now().Add(backoff)
 		case more:
 			backoff = 0
+			nextRead = time.Time{}
 		default:
 			backoff = 0
-			sleepCtx(ctx, src.Poll)
+			nextRead = time.Now().Add(src.Poll)
 		}
 	}
 }
 
-func (r *runner) pollOnce(ctx context.Context) (bool, error) {
+// errNotLeader means another host leads the pipeline's source.
+var errNotLeader = errors.New("not the source's leader")
+
+// lead acquires or renews this host's leadership of the pipeline's source
+// and returns its fencing token (0 without a Leadership: one host).
+func (r *runner) lead(ctx context.Context) (uint64, error) {
+	l := r.e.opts.Leadership
+	if l == nil {
+		return 0, nil
+	}
+	token, err := l.Lead(ctx, r.p.Name, r.p.Source.Connection, r.e.opts.Owner, r.e.opts.LeaseTTL)
+	if errors.Is(err, store.ErrNotLeader) {
+		return 0, errNotLeader
+	}
+	return token, err
+}
+
+func (r *runner) pollOnce(ctx context.Context, token uint64) (bool, error) {
 	src := r.p.Source
 	cursor, err := r.e.opts.Queue.Checkpoint(ctx, r.p.Name, src.Connection)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -320,7 +374,13 @@ func (r *runner) pollOnce(ctx context.Context) (bool, error) {
 	if len(res.Records) == 0 && string(res.Cursor) == string(cursor) {
 		return false, nil
 	}
-	if err := r.enqueue(ctx, res.Records, &store.Checkpoint{Source: src.Connection, Value: res.Cursor}); err != nil {
+	err = r.enqueue(ctx, res.Records, &store.Checkpoint{Source: src.Connection, Value: res.Cursor, Token: token})
+	if errors.Is(err, store.ErrNotLeader) {
+		// Another host took over while this one read: what it read is
+		// dropped, the new leader reads it again.
+		return false, errNotLeader
+	}
+	if err != nil {
 		return false, err
 	}
 	return res.More, nil

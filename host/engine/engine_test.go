@@ -308,3 +308,79 @@ func TestPerKeyOrderWhileOtherKeysProgress(t *testing.T) {
 	}
 	t.Logf("hot key: %d writes for 50 versions (the rest coalesced or stale)", hotWrites)
 }
+
+// counter is a source that returns one new record per Read and counts
+// reads by engine.
+type counter struct {
+	*dest
+	mu    sync.Mutex
+	next  int
+	reads map[string]int
+	who   string
+}
+
+func (c *counter) Read(ctx context.Context, req sdk.ReadRequest) (sdk.ReadResult, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.next++
+	c.reads[c.who]++
+	return sdk.ReadResult{Records: []sdk.Record{{Key: fmt.Sprintf("r%d", c.next), Version: 1, Payload: json.RawMessage(`{}`)}},
+		Cursor: []byte(fmt.Sprint(c.next))}, nil
+}
+
+// whoConn hands out the shared counter, tagged with the engine that reads.
+type whoConn struct {
+	c   *counter
+	who string
+}
+
+func (w whoConn) Connector(context.Context, string) (Connector, error) {
+	w.c.mu.Lock()
+	w.c.who = w.who
+	w.c.mu.Unlock()
+	return w.c, nil
+}
+
+func TestOneLeaderPollsAndAnotherTakesOver(t *testing.T) {
+	s := openStore(t)
+	src := &counter{dest: newDest(), reads: map[string]int{}}
+	p := Pipeline{Name: "p", Source: Source{Connection: "crm", Poll: 20 * time.Millisecond}, Destination: Destination{Connection: "crm", Object: "o"}}
+	engines := map[string]*Engine{}
+	cancels := map[string]context.CancelFunc{}
+	done := map[string]chan error{}
+	for _, who := range []string{"a", "b"} {
+		e, err := New(Options{Pipelines: []Pipeline{p}, Queue: s, Leadership: s, Connectors: whoConn{src, who}, Owner: who, LeaseTTL: 300 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		engines[who], cancels[who], done[who] = e, cancel, make(chan error, 1)
+		go func() { done[who] <- e.Run(ctx) }()
+		time.Sleep(50 * time.Millisecond) // a starts first and leads
+	}
+	time.Sleep(500 * time.Millisecond)
+	src.mu.Lock()
+	ra, rb := src.reads["a"], src.reads["b"]
+	src.mu.Unlock()
+	if ra == 0 || rb != 0 {
+		t.Fatalf("while a leads: a read %d times, b %d; want only a", ra, rb)
+	}
+	cancels["a"]()
+	<-done["a"]
+	stopped := time.Now()
+	for {
+		src.mu.Lock()
+		rb = src.reads["b"]
+		src.mu.Unlock()
+		if rb > 0 {
+			break
+		}
+		if time.Since(stopped) > 2*time.Second {
+			t.Fatal("b did not take over within 2 s of a 300 ms lease")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("b took over %v after a stopped", time.Since(stopped).Round(time.Millisecond))
+	cancels["b"]()
+	<-done["b"]
+}

@@ -120,6 +120,18 @@ func (l Limits) RateFor(p Priority) int {
 	return l.BulkRate()
 }
 
+// PaceFor returns the spacing between bulk grants, Per/Rate: bulk traffic
+// is spread evenly over the window instead of sent in a burst at its start,
+// so that the time requests take to reach the vendor cannot crowd two
+// windows' worth into one of the vendor's windows. Interactive requests
+// are not paced (they use the reserve at once).
+func (l Limits) PaceFor(p Priority) time.Duration {
+	if l.Rate <= 0 || p == Interactive {
+		return 0
+	}
+	return l.Per / time.Duration(l.Rate)
+}
+
 // TTL returns the concurrency lease time to live.
 func (l Limits) TTL() time.Duration {
 	if l.LeaseTTL > 0 {

@@ -28,8 +28,10 @@ type Local struct {
 	day         time.Time
 	vendorMax   int64
 	pausedUntil time.Time
-	waits       int64
-	changed     chan struct{}
+	// tat is when the next bulk request may be granted (pacing).
+	tat     time.Time
+	waits   int64
+	changed chan struct{}
 	// onGrant, when set (tests), sees every grant's time under the lock.
 	onGrant func(time.Time)
 }
@@ -115,6 +117,10 @@ func (l *Local) tryLocked(cost int, p Priority) (lease string, wait time.Duratio
 			}
 		}
 	}
+	pace := l.limits.PaceFor(p)
+	if pace > 0 && l.tat.After(now) {
+		return "", l.tat.Sub(now), false
+	}
 	if l.limits.Concurrency > 0 {
 		for id, exp := range l.leases {
 			if now.After(exp) {
@@ -132,6 +138,15 @@ func (l *Local) tryLocked(cost int, p Priority) (lease string, wait time.Duratio
 		l.log = append(l.log, now)
 	}
 	l.usedToday += int64(cost)
+	if pace > 0 {
+		// A grant that came late keeps the schedule, up to one interval,
+		// so that callers' wake-up delays do not add up.
+		// After an idle spell the schedule starts again from now.
+		if l.tat.Before(now.Add(-pace)) {
+			l.tat = now
+		}
+		l.tat = l.tat.Add(time.Duration(cost) * pace)
+	}
 	if l.onGrant != nil {
 		l.onGrant(now)
 	}

@@ -97,14 +97,22 @@ func TestLocalDecisions(t *testing.T) {
 		if got := l.limits.BulkRate(); got != 97 {
 			t.Fatalf("BulkRate = %d; want 97 (2%% of 99 reserved)", got)
 		}
+		pace := l.limits.PaceFor(Bulk)
+		if pace != time.Minute/99 {
+			t.Fatalf("pace = %v", pace)
+		}
 		for i := range 97 {
 			if _, ok := try(l, Bulk); !ok {
 				t.Fatalf("bulk %d refused", i)
 			}
+			if wait, ok := try(l, Bulk); i < 96 && (ok || wait != pace) {
+				t.Fatalf("bulk right after bulk %d: ok=%v wait=%v; want paced by %v", i, ok, wait, pace)
+			}
+			c.add(pace)
 		}
 		wait, ok := try(l, Bulk)
-		if ok || wait != time.Minute+time.Nanosecond {
-			t.Fatalf("98th bulk: ok=%v wait=%v; want refused for a minute", ok, wait)
+		if want := start.Add(time.Minute + time.Nanosecond).Sub(c.t); ok || wait != want {
+			t.Fatalf("98th bulk: ok=%v wait=%v; want refused for %v, until the first leaves the window", ok, wait, want)
 		}
 		for i := range 2 {
 			if _, ok := try(l, Interactive); !ok {
@@ -114,7 +122,7 @@ func TestLocalDecisions(t *testing.T) {
 		if _, ok := try(l, Interactive); ok {
 			t.Fatal("interactive beyond the rate was granted")
 		}
-		c.add(time.Minute + time.Nanosecond)
+		c.add(time.Minute)
 		if _, ok := try(l, Bulk); !ok {
 			t.Fatal("bulk refused after the window slid")
 		}

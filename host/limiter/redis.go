@@ -109,7 +109,7 @@ func NewRedis(client redis.UniversalClient, connection string, limits Limits, op
 		o(r)
 	}
 	base := r.prefix + "{" + connection + "}:"
-	r.keys = []string{base + "log", base + "sem", base + "pause", base + "quota"}
+	r.keys = []string{base + "log", base + "sem", base + "pause", base + "quota", base + "pace"}
 	r.channel = base + "wake"
 	return r
 }
@@ -140,9 +140,10 @@ const (
 // acquireScript decides one request atomically. Times are integer
 // microseconds of the Redis server clock (plus a test offset).
 //
-//	KEYS: log, sem, pause, quota
+//	KEYS: log, sem, pause, quota, pace
 //	ARGV: cost, allowed (rate for the priority, 0: none), per, concurrency,
-//	      lease ttl, per-day quota, token, clock offset
+//	      lease ttl, per-day quota, token, clock offset, pacing interval
+//	      (0: none)
 //
 // It returns {1, 0, now, 0} for a grant (the lease is the token) or
 // {0, wait, now, reason}. Numbers are passed to redis.call as numbers, never
@@ -190,6 +191,14 @@ if allowed > 0 then
   end
 end
 
+local interval = tonumber(ARGV[9])
+if interval > 0 then
+  local tat = tonumber(redis.call('GET', KEYS[5]) or '0') or 0
+  if tat > now then
+    return {0, tat - now, now, 3}
+  end
+end
+
 if conc > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 1)
   if redis.call('ZCARD', KEYS[2]) >= conc then
@@ -216,6 +225,15 @@ if allowed > 0 then
     i = last + 1
   end
   redis.call('PEXPIRE', KEYS[1], math.ceil(per / 1000) + 1)
+end
+
+if interval > 0 then
+  -- A grant that came late (callers wake a little after their turn)
+  -- keeps the schedule, up to one interval, so lateness does not add up.
+  -- After an idle spell the schedule starts again from now.
+  local tat = tonumber(redis.call('GET', KEYS[5]) or '0') or 0
+  if tat < now - interval then tat = now end
+  redis.call('SET', KEYS[5], tat + cost * interval, 'PX', math.ceil(per / 1000) + 1)
 end
 
 if sameday then
@@ -325,7 +343,7 @@ func (r *Redis) try(ctx context.Context, cost int, p Priority, token string) (de
 	ctx, cancel := r.callContext(ctx)
 	defer cancel()
 	res, err := acquireScript.Run(ctx, r.client, r.keys, cost, allowed, per, l.Concurrency,
-		l.TTL().Microseconds(), l.PerDay, token, r.offset.Microseconds()).Int64Slice()
+		l.TTL().Microseconds(), l.PerDay, token, r.offset.Microseconds(), l.PaceFor(p).Microseconds()).Int64Slice()
 	if err != nil {
 		return decision{}, err
 	}

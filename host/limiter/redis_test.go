@@ -532,9 +532,18 @@ func TestRedisDecisions(t *testing.T) {
 		l := Limits{Rate: 3, Per: time.Minute} // bulk 2
 		r := newTestRedis(t, c, testConnection(t, c), l)
 		first := try(t, r, 1, Bulk)
-		if !first.granted || !try(t, r, 1, Bulk).granted {
-			t.Fatal("bulk refused under its share")
+		if !first.granted {
+			t.Fatal("bulk refused on an empty window")
 		}
+		// Bulk is paced: the next grant comes Per/Rate after the first.
+		if d := try(t, r, 1, Bulk); d.granted || d.reason != waitRate || d.wait > l.PaceFor(Bulk) {
+			t.Fatalf("second bulk at once: granted=%v reason=%d wait=%v; want paced by %v", d.granted, d.reason, d.wait, l.PaceFor(Bulk))
+		}
+		r.offset += l.PaceFor(Bulk)
+		if !try(t, r, 1, Bulk).granted {
+			t.Fatal("bulk refused under its share after the pace")
+		}
+		r.offset += l.PaceFor(Bulk)
 		d := try(t, r, 1, Bulk)
 		if d.granted || d.reason != waitRate || !d.at.Add(d.wait).Equal(first.at.Add(l.Per)) {
 			t.Fatalf("third bulk: granted=%v reason=%d until %v; want until %v", d.granted, d.reason, d.at.Add(d.wait), first.at.Add(l.Per))

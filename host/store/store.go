@@ -33,6 +33,27 @@
 // the same token (an expired lease that nobody has leased again is still
 // held), and otherwise return an error that matches ErrLeaseLost and change
 // nothing for that lease.
+//
+// # Source leadership
+//
+// When several hosts share a store, one host at a time polls a given
+// pipeline source. Lead acquires or renews that leadership as a lease with
+// a time to live, measured by the store's clock, and returns a fencing
+// token. Tokens of one (pipeline, source) only grow: a new term, whether
+// taken by another owner after the lease expired or by the same owner after
+// letting it lapse, gets a larger token than any before; renewing an
+// unexpired lease keeps the token. An Enqueue whose Checkpoint carries a
+// non-zero Token saves nothing, and fails with ErrNotLeader, unless that
+// token is the current one: a leader that stalled past its lease and came
+// back cannot move the checkpoint of the host that took over.
+//
+// # Key/value expiry
+//
+// KV values may carry an expiry (SetNX with a ttl), used for locks. An
+// expired value is absent for Get, CompareAndSwap, Delete and SetNX. Put
+// stores a value that never expires; CompareAndSwap keeps the remaining
+// expiry of the value it replaces, so a lock cannot become permanent by
+// being swapped.
 package store
 
 import (
@@ -55,6 +76,15 @@ var (
 	ErrClosed = errors.New("store: closed")
 	// ErrInvalid means an argument was rejected; nothing was changed.
 	ErrInvalid = errors.New("store: invalid argument")
+	// ErrNotLeader means another owner holds an unexpired leadership of
+	// the pipeline's source (Lead), or a checkpoint's Token is not the
+	// current leadership token (Enqueue, which then stores nothing).
+	ErrNotLeader = errors.New("store: not the leader")
+	// ErrUnavailable means the backend could not be reached or is not
+	// serving (network error, timeout, server loading its data, out of
+	// memory). A write that failed this way may or may not have taken
+	// effect. Readiness and webhooks answer 503 for it.
+	ErrUnavailable = errors.New("store: unavailable")
 )
 
 // LeaseLostError lists the leases of one call that were lost. It matches
@@ -137,6 +167,11 @@ type Checkpoint struct {
 	Source string
 	// Value is the opaque cursor.
 	Value []byte
+	// Token, when not zero, is the leadership token returned by Lead for
+	// this pipeline and Source: the Enqueue fails with ErrNotLeader and
+	// stores nothing (neither records nor checkpoint) unless it is still
+	// the current token. Zero skips the check (single host).
+	Token uint64
 }
 
 // EnqueueResult counts what an Enqueue did with its records. Accepted plus
@@ -322,8 +357,22 @@ type KV interface {
 	Delete(ctx context.Context, ns, key string) error
 	// CompareAndSwap sets the key to new if its value equals old, where a
 	// nil old means "absent" and a nil new means "delete". It reports
-	// whether it swapped.
+	// whether it swapped. A swapped-in value keeps the remaining expiry of
+	// the value it replaces.
 	CompareAndSwap(ctx context.Context, ns, key string, old, new []byte) (bool, error)
+	// SetNX stores the value only if the key is absent (or its value has
+	// expired) and reports whether it did. The value expires after ttl
+	// (store clock); 0 means never, a negative ttl is invalid.
+	SetNX(ctx context.Context, ns, key string, val []byte, ttl time.Duration) (bool, error)
+}
+
+// Leadership elects one owner at a time per pipeline source.
+type Leadership interface {
+	// Lead acquires or renews, for ttl, the leadership of a pipeline's
+	// source for owner and returns its fencing token. It fails with an
+	// error matching ErrNotLeader while another owner holds an unexpired
+	// lease. See "Source leadership" in the package documentation.
+	Lead(ctx context.Context, pipeline, source, owner string, ttl time.Duration) (token uint64, err error)
 }
 
 // Store is a complete backend.
@@ -331,5 +380,9 @@ type Store interface {
 	Queue
 	DeadLetterQueue
 	KV
+	Leadership
+	// Ping reports whether the store can serve calls, for readiness
+	// checks: nil, ErrClosed, or an error matching ErrUnavailable.
+	Ping(ctx context.Context) error
 	io.Closer
 }

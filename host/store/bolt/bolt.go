@@ -12,9 +12,10 @@
 // (sequences and counters) and the buckets entries (ID → entry), keys
 // (record key → key state), ready (position → ID), delayed (due time,
 // position → ID), inflight (lease expiry, ID → nothing), dead (ID → dead
-// letter) and checkpoints (source → cursor); and a bucket per namespace
-// under "kv". Lease reads only the heads of the delayed, inflight and ready
-// indexes.
+// letter), checkpoints (source → cursor) and leaders (source → leadership
+// token, expiry and owner; created on first use); and a bucket per
+// namespace under "kv". Lease reads only the heads of the delayed, inflight
+// and ready indexes.
 package bolt
 
 import (

@@ -35,6 +35,11 @@ func (s *Store) Enqueue(ctx context.Context, pipeline string, recs []store.Recor
 		if err != nil {
 			return err
 		}
+		if cp != nil && cp.Token != 0 {
+			if err := p.checkToken(pipeline, cp.Source, cp.Token); err != nil {
+				return err
+			}
+		}
 		now := nanos(s.now())
 		for i := range recs {
 			ok, c, err := p.enqueue(&recs[i], now)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/weirhq/weir/host/store"
 )
@@ -121,5 +122,113 @@ func testKVConcurrentCAS(h *harness) {
 	v, err := h.s.Get(h.ctx, "counters", "n")
 	if err != nil || string(v) != strconv.Itoa(workers*each) {
 		h.t.Fatalf("counter = %q, %v; want %d", v, err, workers*each)
+	}
+}
+
+func testKVSetNX(h *harness) {
+	const ns = "locks"
+	get := func(key string) (string, bool) {
+		h.t.Helper()
+		v, err := h.s.Get(h.ctx, ns, key)
+		if errors.Is(err, store.ErrNotFound) {
+			return "", false
+		}
+		if err != nil {
+			h.t.Fatalf("Get(%s): %v", key, err)
+		}
+		return string(v), true
+	}
+	setnx := func(key, val string, ttl time.Duration, want bool) {
+		h.t.Helper()
+		ok, err := h.s.SetNX(h.ctx, ns, key, []byte(val), ttl)
+		if err != nil || ok != want {
+			h.t.Fatalf("SetNX(%s, %q, %s) = %v, %v; want %v", key, val, ttl, ok, err, want)
+		}
+	}
+	// waitGone polls until the key is absent and checks that it did not
+	// expire before ttl had passed since setAt.
+	waitGone := func(key string, setAt time.Time, ttl time.Duration) {
+		h.t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			before := time.Now()
+			if _, ok := get(key); !ok {
+				if before.Before(setAt.Add(ttl - clockSlack)) {
+					h.t.Fatalf("%s expired at %v, before its ttl (set at %v + %s)", key, before, setAt, ttl)
+				}
+				return
+			}
+			if before.After(deadline) {
+				h.t.Fatalf("%s did not expire within 5s", key)
+			}
+			time.Sleep(3 * time.Millisecond)
+		}
+	}
+
+	setnx("forever", "v1", 0, true)
+	setnx("forever", "v2", 0, false)
+	setnx("forever", "v3", time.Minute, false)
+	if v, ok := get("forever"); !ok || v != "v1" {
+		h.t.Fatalf("Get = %q, %v; want v1", v, ok)
+	}
+	setnx("empty", "", 0, true)
+	if v, ok := get("empty"); !ok || v != "" {
+		h.t.Fatalf("Get of an empty SetNX value = %q, %v; want present and empty", v, ok)
+	}
+
+	// A lock with a ttl: held until it expires, then absent for everything.
+	const ttl = 80 * time.Millisecond
+	setAt := time.Now()
+	setnx("lock", "owner-1", ttl, true)
+	setnx("lock", "owner-2", ttl, false)
+	if v, ok := get("lock"); !ok || v != "owner-1" {
+		h.t.Fatalf("Get = %q, %v; want owner-1", v, ok)
+	}
+	waitGone("lock", setAt, ttl)
+	if ok, err := h.s.CompareAndSwap(h.ctx, ns, "lock", []byte("owner-1"), []byte("x")); err != nil || ok {
+		h.t.Fatalf("CompareAndSwap of an expired value = %v, %v; want no swap", ok, err)
+	}
+	if err := h.s.Delete(h.ctx, ns, "lock"); err != nil {
+		h.t.Fatalf("Delete of an expired value: %v", err)
+	}
+	setnx("lock", "owner-2", 0, true)
+	if v, ok := get("lock"); !ok || v != "owner-2" {
+		h.t.Fatalf("Get = %q, %v; want owner-2", v, ok)
+	}
+
+	// An expired value is absent for a creating CompareAndSwap too.
+	setAt = time.Now()
+	setnx("cas", "a", ttl, true)
+	waitGone("cas", setAt, ttl)
+	if ok, err := h.s.CompareAndSwap(h.ctx, ns, "cas", nil, []byte("b")); err != nil || !ok {
+		h.t.Fatalf("creating CompareAndSwap over an expired value = %v, %v; want a swap", ok, err)
+	}
+
+	// CompareAndSwap keeps the expiry; Put clears it.
+	setAt = time.Now()
+	setnx("renamed", "a", ttl, true)
+	if ok, err := h.s.CompareAndSwap(h.ctx, ns, "renamed", []byte("a"), []byte("b")); err != nil || !ok {
+		h.t.Fatalf("CompareAndSwap = %v, %v; want a swap", ok, err)
+	}
+	if v, ok := get("renamed"); !ok || v != "b" {
+		h.t.Fatalf("Get = %q, %v; want b", v, ok)
+	}
+	setnx("put", "a", ttl, true)
+	if err := h.s.Put(h.ctx, ns, "put", []byte("kept")); err != nil {
+		h.t.Fatalf("Put: %v", err)
+	}
+	waitGone("renamed", setAt, ttl)
+	time.Sleep(ttl)
+	if v, ok := get("put"); !ok || v != "kept" {
+		h.t.Fatalf("a value Put over an expiring one = %q, %v; want kept for good", v, ok)
+	}
+
+	if _, err := h.s.SetNX(h.ctx, ns, "k", []byte("x"), -time.Second); !errors.Is(err, store.ErrInvalid) {
+		h.t.Errorf("SetNX with a negative ttl: err = %v, want ErrInvalid", err)
+	}
+	for _, bad := range [][2]string{{"", "k"}, {ns, ""}} {
+		if _, err := h.s.SetNX(h.ctx, bad[0], bad[1], []byte("x"), 0); !errors.Is(err, store.ErrInvalid) {
+			h.t.Errorf("SetNX(%q, %q): err = %v, want ErrInvalid", bad[0], bad[1], err)
+		}
 	}
 }

@@ -671,6 +671,9 @@ func testContextCanceled(h *harness) {
 
 func testClosed(h *harness) {
 	h.enqueue(rec("k", 1))
+	if err := h.s.Ping(h.ctx); err != nil {
+		h.t.Fatalf("Ping: %v", err)
+	}
 	if err := h.s.Close(); err != nil {
 		h.t.Fatalf("Close: %v", err)
 	}
@@ -683,6 +686,9 @@ func testClosed(h *harness) {
 	_, checks["Stats"] = h.s.Stats(h.ctx, h.pipe)
 	_, checks["Get"] = h.s.Get(h.ctx, "ns", "k")
 	checks["Put"] = h.s.Put(h.ctx, "ns", "k", nil)
+	_, checks["SetNX"] = h.s.SetNX(h.ctx, "ns", "k", nil, 0)
+	_, checks["Lead"] = h.s.Lead(h.ctx, h.pipe, "crm", "w", time.Second)
+	checks["Ping"] = h.s.Ping(h.ctx)
 	for name, err := range checks {
 		if !errors.Is(err, store.ErrClosed) {
 			h.t.Errorf("%s after Close: err = %v, want ErrClosed", name, err)

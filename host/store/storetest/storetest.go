@@ -73,6 +73,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Closed", testClosed},
 		{"KV", testKV},
 		{"KVConcurrentCAS", testKVConcurrentCAS},
+		{"KVSetNX", testKVSetNX},
+		{"Lead", testLead},
+		{"LeadContenders", testLeadContenders},
 		{"Concurrency", testConcurrency},
 	}
 	for _, tc := range tests {

@@ -1,0 +1,216 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/weirhq/weir/host/store"
+)
+
+// The benchmarks run against the Redis of the tests (WEIR_TEST_REDIS_URL,
+// else 127.0.0.1:6379), each under a fresh prefix. Each reports records/s;
+// the Raw benchmarks are the reference for the ratio: plain Streams
+// commands on the same server, without per-key order, leases, fencing or
+// counters.
+
+var payload1K = []byte(`{"data":"` + strings.Repeat("x", 1024-11) + `"}`)
+
+// BenchmarkEnqueueParallel measures single-record enqueues of 1 KB records
+// from 16 goroutines (a webhook burst).
+func BenchmarkEnqueueParallel(b *testing.B) {
+	ctx := context.Background()
+	s := openTest(b, testURL(b))
+	defer s.Close()
+	var n atomic.Int64
+	procs := runtime.GOMAXPROCS(0)
+	b.SetParallelism((16 + procs - 1) / procs) // 16 goroutines
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			r := store.Record{Key: fmt.Sprintf("order-%d", i), Version: 1, Object: "Order", Payload: payload1K}
+			if _, err := s.Enqueue(ctx, "orders", []store.Record{r}, nil); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "records/s")
+}
+
+// BenchmarkEnqueueBatch measures enqueues of 100 records of 1 KB per call
+// (a polling source's page), from one goroutine.
+func BenchmarkEnqueueBatch(b *testing.B) {
+	ctx := context.Background()
+	s := openTest(b, testURL(b))
+	defer s.Close()
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i += 100 {
+		recs := make([]store.Record, 0, 100)
+		for j := i; j < min(i+100, b.N); j++ {
+			recs = append(recs, store.Record{Key: fmt.Sprintf("order-%d", j), Version: 1, Payload: payload1K})
+		}
+		if _, err := s.Enqueue(ctx, "orders", recs, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "records/s")
+}
+
+// BenchmarkLeaseSettle measures the delivery cycle: 4 workers each leasing
+// up to 100 records and acknowledging them with one Settle.
+func BenchmarkLeaseSettle(b *testing.B) {
+	ctx := context.Background()
+	s := openTest(b, testURL(b))
+	defer s.Close()
+	for i := 0; i < b.N; i += 1000 {
+		recs := make([]store.Record, 0, 1000)
+		for j := i; j < min(i+1000, b.N); j++ {
+			recs = append(recs, store.Record{Key: fmt.Sprintf("order-%d", j), Version: 1, Payload: payload1K})
+		}
+		if _, err := s.Enqueue(ctx, "orders", recs, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var done atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for w := range 4 {
+		wg.Go(func() {
+			owner := fmt.Sprintf("w%d", w)
+			for done.Load() < int64(b.N) {
+				ls, err := s.Lease(ctx, "orders", owner, 100, time.Minute)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				if len(ls) == 0 {
+					return
+				}
+				outs := make([]store.Outcome, len(ls))
+				for i, l := range ls {
+					outs[i] = store.Outcome{Lease: l, Kind: store.Acked}
+				}
+				if err := s.Settle(ctx, outs); err != nil {
+					b.Error(err)
+					return
+				}
+				done.Add(int64(len(ls)))
+			}
+		})
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "records/s")
+}
+
+// BenchmarkCycle measures the whole batched queue cycle from one
+// goroutine: enqueue 100 records of 1 KB in one call, lease them, settle
+// them; the counterpart of BenchmarkRawStreamCycle.
+func BenchmarkCycle(b *testing.B) {
+	ctx := context.Background()
+	s := openTest(b, testURL(b))
+	defer s.Close()
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i += 100 {
+		n := min(100, b.N-i)
+		recs := make([]store.Record, n)
+		for j := range recs {
+			recs[j] = store.Record{Key: fmt.Sprintf("order-%d", i+j), Version: 1, Payload: payload1K}
+		}
+		if _, err := s.Enqueue(ctx, "orders", recs, nil); err != nil {
+			b.Fatal(err)
+		}
+		ls, err := s.Lease(ctx, "orders", "w", 100, time.Minute)
+		if err != nil || len(ls) != n {
+			b.Fatalf("Lease = %d, %v; want %d", len(ls), err, n)
+		}
+		outs := make([]store.Outcome, n)
+		for j, l := range ls {
+			outs[j] = store.Outcome{Lease: l, Kind: store.Acked}
+		}
+		if err := s.Settle(ctx, outs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "records/s")
+}
+
+// rawClient returns a plain client on the test Redis and a fresh stream
+// key, deleted at the end.
+func rawClient(b *testing.B) (goredis.UniversalClient, string) {
+	c, _, err := newClient(testURL(b), &Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	key := "{" + uniquePrefix() + "}:stream"
+	b.Cleanup(func() {
+		c.Del(context.Background(), key)
+		c.Close()
+	})
+	return c, key
+}
+
+// BenchmarkRawXAddPipelined is the producer reference: XADD of 1 KB
+// messages, 100 per pipeline.
+func BenchmarkRawXAddPipelined(b *testing.B) {
+	ctx := context.Background()
+	c, key := rawClient(b)
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i += 100 {
+		p := c.Pipeline()
+		for range min(100, b.N-i) {
+			p.XAdd(ctx, &goredis.XAddArgs{Stream: key, Values: []any{"k", "order", "p", payload1K}})
+		}
+		if _, err := p.Exec(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "records/s")
+}
+
+// BenchmarkRawStreamCycle is the queue-cycle reference: per batch of 100,
+// pipelined XADD×100, one XREADGROUP COUNT 100 and one XACK of 100 IDs.
+func BenchmarkRawStreamCycle(b *testing.B) {
+	ctx := context.Background()
+	c, key := rawClient(b)
+	if err := c.XGroupCreateMkStream(ctx, key, "g", "0").Err(); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i += 100 {
+		n := min(100, b.N-i)
+		p := c.Pipeline()
+		for range n {
+			p.XAdd(ctx, &goredis.XAddArgs{Stream: key, Values: []any{"k", "order", "p", payload1K}})
+		}
+		if _, err := p.Exec(ctx); err != nil {
+			b.Fatal(err)
+		}
+		res, err := c.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: "g", Consumer: "w", Streams: []string{key, ">"}, Count: int64(n), Block: -1}).Result()
+		if err != nil || len(res) != 1 || len(res[0].Messages) != n {
+			b.Fatalf("XREADGROUP: %v", err)
+		}
+		ids := make([]string, n)
+		for j, m := range res[0].Messages {
+			ids[j] = m.ID
+		}
+		if err := c.XAck(ctx, key, "g", ids...).Err(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "records/s")
+}
