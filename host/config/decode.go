@@ -116,6 +116,7 @@ type flags int
 const (
 	required  flags = 1 << iota // null is refused (absence is checked by the schema)
 	sensitive                   // must come from env() or file(); collected as a secret
+	zeroOK                      // a duration of 0 is allowed (it turns something off)
 )
 
 // value evaluates attr and converts it to ty. ok is false when the
@@ -274,7 +275,7 @@ func (d *decoder) duration(attrs hcl.Attributes, name string, s *scope, f flags,
 			"%q is not a duration: write a number and a unit (ms, s, m or h), such as \"30s\", \"5m\" or \"2h\".", str)
 		return false
 	}
-	if v <= 0 {
+	if v < 0 || (v == 0 && f&zeroOK == 0) {
 		d.attrError(attrs[name], "Invalid duration", "%s must be greater than 0, got %q.", name, str)
 		return false
 	}

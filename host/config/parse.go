@@ -680,7 +680,7 @@ func (d *decoder) decodeLookupRoute(b *hcl.Block, s *scope) {
 		l.ObjectRange = attr.Expr.Range()
 		d.str(a, "object", s, required, &l.Object)
 	}
-	d.duration(a, "cache", s, required, &l.Cache)
+	d.duration(a, "cache", s, required|zeroOK, &l.Cache)
 	d.cfg.LookupRoutes = append(d.cfg.LookupRoutes, l)
 }
 
