@@ -332,6 +332,13 @@ func compile(cfg *config.Config, p *config.Pipeline, sups map[string]*plugins.Su
 	if sup := sups[p.Source.Connection]; sup != nil && !hasCapability(sup.Description(), sdk.CapSource) {
 		ep.Source.Poll = 0
 	}
+	if sup := sups[p.Destination.Connection]; sup != nil {
+		for _, o := range sup.Description().Objects {
+			if o.Name == p.Destination.Object {
+				ep.Destination.Fields = o.Fields
+			}
+		}
+	}
 	if len(p.Map) > 0 {
 		ep.Map = make(map[string]hcl.Expression, len(p.Map))
 		for _, f := range p.Map {

@@ -76,6 +76,8 @@ type runner struct {
 	// traversal of record (record.a.b): keys are then read straight from
 	// the JSON, without converting the whole record.
 	keyPath []string
+	// schema checks mapped records against the destination's fields.
+	schema *schema
 }
 
 // New returns an engine for the pipelines.
@@ -107,8 +109,12 @@ func New(opts Options) (*Engine, error) {
 		if m := opts.Metrics; m != nil {
 			m.init(p.Name)
 		}
+		sch, err := newSchema(p.Destination.Fields)
+		if err != nil {
+			return nil, fmt.Errorf("engine: pipeline %s: destination %s: %w", p.Name, p.Destination.Object, err)
+		}
 		e.pipelines[p.Name] = &runner{e: e, p: p, ev: &evaluator{funcs: p.Functions}, wake: make(chan struct{}, 1),
-			log: opts.Logger.With("pipeline", p.Name), keyPath: recordPath(p.Key)}
+			log: opts.Logger.With("pipeline", p.Name), keyPath: recordPath(p.Key), schema: sch}
 	}
 	return e, nil
 }
@@ -499,7 +505,7 @@ func (r *runner) prepare(ctx context.Context, l store.Lease) ([]byte, bool, erro
 		return nil, false, sdk.Permanent("INVALID_RECORD", reason, rec.Metadata[metaField])
 	}
 	if r.p.When == nil && r.p.Map == nil && len(r.p.Lookups) == 0 {
-		return rec.Payload, false, nil
+		return r.validated(rec, rec.Payload)
 	}
 	vars, err := recordVars(rec.Payload)
 	if err != nil {
@@ -520,13 +526,25 @@ func (r *runner) prepare(ctx context.Context, l store.Lease) ([]byte, bool, erro
 		vars["lookup"] = results
 	}
 	if r.p.Map == nil {
-		return rec.Payload, false, nil
+		return r.validated(rec, rec.Payload)
 	}
 	out, err := r.ev.mapRecord(r.p.Map, vars)
 	if err != nil {
 		return nil, false, permanentFromEval(err)
 	}
-	return out, false, nil
+	return r.validated(rec, out)
+}
+
+// validated checks a record bound for the destination against its fields
+// (deletes carry no fields to check).
+func (r *runner) validated(rec store.Record, payload []byte) ([]byte, bool, error) {
+	if rec.Op == store.OpDelete {
+		return payload, false, nil
+	}
+	if err := r.schema.check(payload); err != nil {
+		return nil, false, err
+	}
+	return payload, false, nil
 }
 
 // failure turns a classified error into the record's outcome: retry with

@@ -384,3 +384,36 @@ func TestOneLeaderPollsAndAnotherTakesOver(t *testing.T) {
 	cancels["b"]()
 	<-done["b"]
 }
+
+func TestMappedRecordsAreValidatedAgainstTheDestination(t *testing.T) {
+	fields := []sdk.Field{
+		{Name: "externalId", Type: sdk.TypeString, Required: true},
+		{Name: "total", Type: sdk.TypeNumber},
+		{Name: "lines", Type: json.RawMessage(`["list",["object",{"item":"string","quantity":"number"}]]`)},
+	}
+	sch, err := newSchema(fields)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		payload, code, field string
+	}{
+		{`{"externalId":"SF-1","total":12.5,"lines":[{"item":"A","quantity":2}]}`, "", ""},
+		{`{"total":12.5}`, "REQUIRED_FIELD_MISSING", "externalId"},
+		{`{"externalId":null}`, "REQUIRED_FIELD_MISSING", "externalId"},
+		{`{"externalId":"SF-1","total":"12.5"}`, "INVALID_FIELD_TYPE", "total"},
+		{`{"externalId":"SF-1","lines":[{"item":"A","quantity":"two"}]}`, "INVALID_FIELD_TYPE", "lines[0].quantity"},
+		{`{"externalId":"SF-1","colour":"red"}`, "UNKNOWN_FIELD", "colour"},
+		{`[1]`, "INVALID_RECORD", ""},
+	}
+	for _, tt := range tests {
+		err := sch.check([]byte(tt.payload))
+		e := sdk.Classify(err)
+		switch {
+		case tt.code == "" && err != nil:
+			t.Errorf("%s: %v", tt.payload, err)
+		case tt.code != "" && (e == nil || e.Status != sdk.StatusPermanent || e.Code != tt.code || e.Field != tt.field):
+			t.Errorf("%s: got %+v; want %s at %q", tt.payload, e, tt.code, tt.field)
+		}
+	}
+}

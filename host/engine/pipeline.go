@@ -56,6 +56,9 @@ type Destination struct {
 	Connection string
 	Object     string
 	Operation  string
+	// Fields are the object's declared fields; mapped records are checked
+	// against them (required, known, kinds) before any vendor call.
+	Fields []sdk.Field
 }
 
 // Lookup is a named connector query evaluated per record before map.
