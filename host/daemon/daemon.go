@@ -109,55 +109,9 @@ func New(ctx context.Context, l *Loaded, opts Options) (*Daemon, error) {
 		}
 	}
 
-	keys, err := oauth.LoadKeys(os.Getenv)
-	if err != nil {
+	if err := d.startConnections(ctx, st, client, plugins.NewMetrics(opts.Registry)); err != nil {
 		d.Close()
 		return nil, err
-	}
-	d.broker, err = oauth.New(oauth.Options{Store: st, Keys: keys, Logger: opts.Logger}, oauth.FromConfigAll(cfg))
-	if err != nil {
-		d.Close()
-		return nil, err
-	}
-	if sts, err := d.broker.Status(ctx); err == nil {
-		for _, s := range sts {
-			if s.State == oauth.StateNeedsLogin || s.State == oauth.StateKeyMismatch {
-				opts.Logger.Warn("connection needs attention", "connection", s.Connection, "state", s.State, "hint", "run: weir auth login "+s.Connection)
-			}
-		}
-	}
-
-	pm := plugins.NewMetrics(opts.Registry)
-	for _, c := range cfg.Connections {
-		lim := limiter.Limits{Rate: c.Limits.Rate, Per: c.Limits.Per, Concurrency: c.Limits.Concurrency,
-			PerDay: c.Limits.PerDay, InteractiveShare: c.Limits.InteractiveShare}
-		if err := lim.Validate(); err != nil {
-			d.Close()
-			return nil, fmt.Errorf("connection %s: limits: %w", c.Name, err)
-		}
-		if client != nil {
-			d.limiters[c.Name] = limiter.NewRedis(client, c.Name, lim)
-		} else {
-			d.limiters[c.Name] = limiter.NewLocal(lim)
-		}
-		bin := l.Binaries[c.Connector]
-		sup := plugins.New(plugins.Config{
-			Connection: c.Name,
-			Connector:  c.Connector,
-			Binary:     bin.Path,
-			Checksum:   bin.Checksum,
-			LockFile:   l.LockFile,
-			Env:        connectorEnv(),
-			Settings:   sdk.Config{Connection: c.Name, Raw: c.Settings},
-			Host:       &hostServices{connection: c.Name, limiter: d.limiters[c.Name], tokens: d.broker.Source(c.Name)},
-			Logger:     opts.Logger,
-			Metrics:    pm,
-		})
-		d.supervisors[c.Name] = sup
-		if err := sup.Start(ctx); err != nil {
-			d.Close()
-			return nil, fmt.Errorf("connection %s: %w", c.Name, err)
-		}
 	}
 
 	var pipelines []engine.Pipeline
@@ -197,6 +151,58 @@ func New(ctx context.Context, l *Loaded, opts Options) (*Daemon, error) {
 		return nil, fmt.Errorf("api: listen on %s: %w (is another weir running? set the api block's listen)", listen, err)
 	}
 	return d, nil
+}
+
+// startConnections starts the OAuth broker (tokens in kv), one limiter
+// per connection (shared through client when set) and one supervised
+// connector per connection.
+func (d *Daemon) startConnections(ctx context.Context, kv store.KV, client goredis.UniversalClient, pm *plugins.Metrics) error {
+	l, opts, cfg := d.loaded, d.opts, d.loaded.Config
+	keys, err := oauth.LoadKeys(os.Getenv)
+	if err != nil {
+		return err
+	}
+	d.broker, err = oauth.New(oauth.Options{Store: kv, Keys: keys, Logger: opts.Logger}, oauth.FromConfigAll(cfg))
+	if err != nil {
+		return err
+	}
+	if sts, err := d.broker.Status(ctx); err == nil {
+		for _, s := range sts {
+			if s.State == oauth.StateNeedsLogin || s.State == oauth.StateKeyMismatch {
+				opts.Logger.Warn("connection needs attention", "connection", s.Connection, "state", s.State, "hint", "run: weir auth login "+s.Connection)
+			}
+		}
+	}
+	for _, c := range cfg.Connections {
+		lim := limiter.Limits{Rate: c.Limits.Rate, Per: c.Limits.Per, Concurrency: c.Limits.Concurrency,
+			PerDay: c.Limits.PerDay, InteractiveShare: c.Limits.InteractiveShare}
+		if err := lim.Validate(); err != nil {
+			return fmt.Errorf("connection %s: limits: %w", c.Name, err)
+		}
+		if client != nil {
+			d.limiters[c.Name] = limiter.NewRedis(client, c.Name, lim)
+		} else {
+			d.limiters[c.Name] = limiter.NewLocal(lim)
+		}
+		bin := l.Binaries[c.Connector]
+		sup := plugins.New(plugins.Config{
+			Connection: c.Name,
+			Connector:  c.Connector,
+			Binary:     bin.Path,
+			Checksum:   bin.Checksum,
+			LockFile:   l.LockFile,
+			Env:        connectorEnv(),
+			Settings:   sdk.Config{Connection: c.Name, Raw: c.Settings},
+			Host:       &hostServices{connection: c.Name, limiter: d.limiters[c.Name], tokens: d.broker.Source(c.Name)},
+			Logger:     opts.Logger,
+			Metrics:    pm,
+		})
+		d.supervisors[c.Name] = sup
+		if err := sup.Start(ctx); err != nil {
+			return fmt.Errorf("connection %s: %w", c.Name, err)
+		}
+	}
+	return nil
 }
 
 // Secrets returns the live OAuth tokens and credentials, for the log
@@ -325,6 +331,12 @@ func compile(cfg *config.Config, p *config.Pipeline, sups map[string]*plugins.Su
 		Retry:       engine.Retry{Attempts: p.Retry.Attempts, BaseDelay: p.Retry.BaseDelay, MaxDelay: p.Retry.MaxDelay},
 		Workers:     p.Workers,
 		Functions:   cfg.Functions(p.Dir),
+	}
+	if p.When != nil {
+		rng := p.When.Range()
+		if f := cfg.Files[rng.Filename]; f != nil {
+			ep.WhenText = string(rng.SliceBytes(f.Bytes))
+		}
 	}
 	if p.Retry.Backoff == config.BackoffConstant {
 		ep.Retry.MaxDelay = ep.Retry.BaseDelay

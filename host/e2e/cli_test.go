@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"context"
+
+	"github.com/weirhq/weir/host/store/bolt"
 	"os"
 	"regexp"
 	"strings"
@@ -252,4 +255,69 @@ func TestMetricsAndOneHostPerDataDirectory(t *testing.T) {
 	}
 	t.Logf("second host refused in %v", time.Since(start).Round(time.Millisecond))
 	d.stop(10 * time.Second)
+}
+
+func TestPlanWritesNothing(t *testing.T) {
+	w := newWorkspace(t)
+	w.write("pipeline.hcl", `
+connection "jsonl" "in" {
+  path = "in"
+}
+
+connection "jsonl" "out" {
+  path = "out"
+}
+
+pipeline "orders" {
+  source "in" {
+    key_field = "id"
+  }
+  key  = record.id
+  when = record.total >= 100
+  map {
+    id    = record.id
+    total = record.total
+    upper = upper(record.name)
+  }
+  destination "out" {
+    object = "orders"
+  }
+}
+`)
+	w.write("in/a.jsonl", `{"id":"a","total":150,"name":"x"}
+{"id":"b","total":50,"name":"y"}
+{"id":"c","total":500}
+{"id":"d","total":700,"name":"new"}
+`)
+	w.write("out/orders.jsonl", `{"key":"d","version":1,"record":{"id":"d","total":600,"upper":"OLD"}}`+"\n")
+	w.lock()
+	for range 2 { // twice: the source cursor must not move
+		out, errOut, code := w.weir("plan", "-plugin-dir", binDir, "-from-source", "10")
+		if code != 0 {
+			t.Fatalf("plan: exit %d\n%s%s", code, out, errOut)
+		}
+		for _, want := range []string{
+			"create  a", "skip    b", "when record.total >= 100 is false",
+			"reject  c", "upper: pipeline.hcl:", "update  d", "total: 600 → 700", `upper: "OLD" → "NEW"`,
+			"1 create, 1 update, 1 skip, 1 reject",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("plan output lacks %q:\n%s", want, out)
+			}
+		}
+	}
+	if lines := readLines(t, w.path("out/orders.jsonl")); len(lines) != 1 {
+		t.Errorf("plan wrote to the destination: %d lines", len(lines))
+	}
+	st, err := bolt.Open(w.path(".weir"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if stats, _ := st.Stats(context.Background(), "orders"); stats.Accepted != 0 {
+		t.Errorf("plan enqueued %d records", stats.Accepted)
+	}
+	if _, err := st.Checkpoint(context.Background(), "orders", "in"); err == nil {
+		t.Error("plan saved a source cursor")
+	}
 }

@@ -82,8 +82,8 @@ type runner struct {
 
 // New returns an engine for the pipelines.
 func New(opts Options) (*Engine, error) {
-	if opts.Queue == nil || opts.Connectors == nil {
-		return nil, errors.New("engine: Queue and Connectors are required")
+	if opts.Connectors == nil {
+		return nil, errors.New("engine: Connectors are required")
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -132,6 +132,9 @@ func (e *Engine) Pipelines() []string {
 // drains: batches in flight finish, or are returned to the queue when the
 // drain timeout passes. It returns nil after a clean drain.
 func (e *Engine) Run(ctx context.Context) error {
+	if e.opts.Queue == nil {
+		return errors.New("engine: Run needs a Queue")
+	}
 	// Workers keep running for the drain after ctx ends; work is the
 	// context their writes use, cancelled when the drain times out.
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
@@ -168,6 +171,9 @@ func (e *Engine) Ingest(ctx context.Context, pipeline string, req sdk.WebhookReq
 	r, ok := e.pipelines[pipeline]
 	if !ok {
 		return sdk.WebhookResponse{}, fmt.Errorf("%w: %q", ErrUnknownPipeline, pipeline)
+	}
+	if e.opts.Queue == nil {
+		return sdk.WebhookResponse{}, errors.New("engine: Ingest needs a Queue")
 	}
 	conn, err := e.opts.Connectors.Connector(ctx, r.p.Source.Connection)
 	if err != nil {

@@ -417,3 +417,70 @@ func TestMappedRecordsAreValidatedAgainstTheDestination(t *testing.T) {
 		}
 	}
 }
+
+// readBack is a destination that can read its records back by key.
+type readBack struct {
+	*dest
+	current map[string]string
+}
+
+func (r *readBack) Lookup(_ context.Context, req sdk.LookupRequest) (json.RawMessage, error) {
+	var q struct{ Keys []string }
+	json.Unmarshal(req.Query, &q)
+	recs := map[string]json.RawMessage{}
+	for _, k := range q.Keys {
+		if v, ok := r.current[k]; ok {
+			recs[k] = json.RawMessage(v)
+		} else {
+			recs[k] = nil
+		}
+	}
+	return json.Marshal(map[string]any{"records": recs})
+}
+
+func TestPlanWritesNothingAndSaysWhatEachRecordBecomes(t *testing.T) {
+	d := &readBack{dest: newDest(), current: map[string]string{"2": `{"externalId":"SF-2","total":100}`}}
+	p := Pipeline{
+		Name: "orders",
+		Key:  parseExpr(t, `record.number`),
+		When: parseExpr(t, `record.total >= 50`),
+		Map: map[string]hcl.Expression{
+			"externalId": parseExpr(t, `"SF-${record.number}"`),
+			"total":      parseExpr(t, `record.total`),
+		},
+		Destination: Destination{Connection: "erp", Object: "salesOrder", Fields: []sdk.Field{{Name: "externalId", Type: sdk.TypeString, Required: true}, {Name: "total", Type: sdk.TypeNumber}}},
+	}
+	e, err := New(Options{Pipelines: []Pipeline{p}, Connectors: oneConn{d}, Owner: "plan"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := []sdk.Record{
+		{Payload: json.RawMessage(`{"number":"1","total":60}`)},
+		{Payload: json.RawMessage(`{"number":"2","total":120}`)},
+		{Payload: json.RawMessage(`{"number":"3","total":10}`)},
+		{Payload: json.RawMessage(`{"number":"4","total":"lots"}`)},
+		{Payload: json.RawMessage(`{"total":70}`)},
+	}
+	res, err := e.Plan(context.Background(), "orders", recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct{ key, action, field string }{
+		{"1", PlanCreate, ""},
+		{"2", PlanUpdate, ""},
+		{"3", PlanSkip, ""},
+		{"4", PlanReject, "when"},
+		{"", PlanReject, "key"},
+	}
+	for i, w := range want {
+		if res[i].Key != w.key || res[i].Action != w.action || res[i].Field != w.field {
+			t.Errorf("record %d = %+v; want %s %s at %q", i, res[i], w.key, w.action, w.field)
+		}
+	}
+	if ch := res[1].Changes; len(ch) != 1 || ch[0].Field != "total" || string(ch[0].From) != "100" || string(ch[0].To) != "120" {
+		t.Errorf("update changes = %+v", ch)
+	}
+	if len(d.writes) != 0 {
+		t.Errorf("plan wrote %d records", len(d.writes))
+	}
+}

@@ -22,8 +22,10 @@ type Pipeline struct {
 	Source Source
 	// Key computes the record key from `record`; nil keeps the connector's.
 	Key hcl.Expression
-	// When filters records; nil passes all.
-	When hcl.Expression
+	// When filters records; nil passes all. WhenText is its source, for
+	// plan's explanations.
+	When     hcl.Expression
+	WhenText string
 	// Map builds the destination payload, one attribute per field; nil
 	// passes the source payload through.
 	Map     map[string]hcl.Expression
