@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	sfsandbox "github.com/weirhq/weir/plugins/salesforce/sandbox"
 	sapsandbox "github.com/weirhq/weir/plugins/sap/sandbox"
 )
 
@@ -19,12 +20,30 @@ import (
 // vendor's API, seeded with demo data.
 type sandbox interface {
 	http.Handler
-	SeedDemo()
+	SeedDemo() error
 }
+
+// urlSetter is a sandbox that must know its own URL (to put it in the
+// tokens it issues, as Salesforce's instance_url).
+type urlSetter interface {
+	SetURL(string)
+}
+
+// noErrSeed adapts a sandbox whose SeedDemo cannot fail.
+type noErrSeed struct {
+	http.Handler
+	seed func()
+}
+
+func (n noErrSeed) SeedDemo() error { n.seed(); return nil }
 
 // sandboxes builds each shipped vendor sandbox with its defaults.
 var sandboxes = map[string]func() sandbox{
-	sapsandbox.Name: func() sandbox { return sapsandbox.New(sapsandbox.Options{}) },
+	sfsandbox.Name: func() sandbox { return sfsandbox.New(sfsandbox.Options{}) },
+	sapsandbox.Name: func() sandbox {
+		s := sapsandbox.New(sapsandbox.Options{})
+		return noErrSeed{s, s.SeedDemo}
+	},
 }
 
 func sandboxNames() []string {
@@ -65,9 +84,6 @@ func sandboxCmd(ctx context.Context, e *env, args []string) error {
 			return usageError("no sandbox %q; there are: %s", name, strings.Join(sandboxNames(), ", "))
 		}
 		sb := mk()
-		if !*empty {
-			sb.SeedDemo()
-		}
 		p := port
 		if port != 0 {
 			p = port + i
@@ -76,6 +92,15 @@ func sandboxCmd(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return fmt.Errorf("sandbox %s: %w", name, err)
 		}
+		url := "http://" + l.Addr().String()
+		if u, ok := sb.(urlSetter); ok {
+			u.SetURL(url)
+		}
+		if !*empty {
+			if err := sb.SeedDemo(); err != nil {
+				return fmt.Errorf("sandbox %s: seed: %w", name, err)
+			}
+		}
 		srv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
 		servers = append(servers, srv)
 		go srv.Serve(l)
@@ -83,7 +108,7 @@ func sandboxCmd(ctx context.Context, e *env, args []string) error {
 		if *empty {
 			seeded = "empty"
 		}
-		fmt.Fprintf(e.stdout, "%s sandbox at http://%s (%s; control API under /_sandbox/)\n", name, l.Addr(), seeded)
+		fmt.Fprintf(e.stdout, "%s sandbox at %s (%s; control API under /_sandbox/)\n", name, url, seeded)
 	}
 	<-ctx.Done()
 	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
