@@ -381,3 +381,65 @@ func BenchmarkLeaseSettle(b *testing.B) {
 	wg.Wait()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "records/s")
 }
+
+// TestExpiryClock drives KV expiry and source leadership with a fake clock,
+// at the exact boundaries.
+func TestExpiryClock(t *testing.T) {
+	ctx := context.Background()
+	clock := &fakeClock{}
+	clock.ns.Store(time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC).UnixNano())
+	dir := t.TempDir()
+	s := open(t, dir, bolt.Options{Now: clock.now})
+	defer s.Close()
+
+	// A value written before expiry existed (Put) never expires.
+	if err := s.Put(ctx, "tokens", "crm", []byte("old")); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.SetNX(ctx, "locks", "l", []byte("a"), 30*time.Second); err != nil || !ok {
+		t.Fatalf("SetNX = %v, %v", ok, err)
+	}
+	if ok, err := s.CompareAndSwap(ctx, "locks", "l", []byte("a"), []byte("b")); err != nil || !ok {
+		t.Fatalf("CompareAndSwap = %v, %v", ok, err)
+	}
+	tok1, err := s.Lead(ctx, "p", "crm", "A", 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		advance time.Duration
+		present bool // the lock, swapped in, keeps the SetNX expiry
+		bLeads  bool
+	}{
+		{29*time.Second + 999*time.Millisecond, true, false},
+		{time.Millisecond, false, true}, // expired exactly now
+	}
+	for _, st := range steps {
+		clock.advance(st.advance)
+		_, err := s.Get(ctx, "locks", "l")
+		if present := err == nil; present != st.present {
+			t.Fatalf("after +%s: lock present = %v (%v), want %v", st.advance, present, err, st.present)
+		}
+		tok, err := s.Lead(ctx, "p", "crm", "B", 2*time.Hour)
+		if leads := err == nil; leads != st.bLeads {
+			t.Fatalf("after +%s: B leads = %v (%v), want %v", st.advance, leads, err, st.bLeads)
+		}
+		if err == nil && tok <= tok1 {
+			t.Fatalf("B's token %d is not above A's %d", tok, tok1)
+		}
+	}
+	clock.advance(time.Hour)
+	if v, err := s.Get(ctx, "tokens", "crm"); err != nil || string(v) != "old" {
+		t.Fatalf("Get of a value without expiry = %q, %v", v, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, dir, bolt.Options{Now: clock.now})
+	if v, err := s.Get(ctx, "tokens", "crm"); err != nil || string(v) != "old" {
+		t.Fatalf("Get after reopen = %q, %v", v, err)
+	}
+	if _, err := s.Lead(ctx, "p", "crm", "A", time.Minute); !errors.Is(err, store.ErrNotLeader) {
+		t.Fatalf("Lead by A after reopen: err = %v, want ErrNotLeader (B's term survives)", err)
+	}
+}

@@ -214,3 +214,34 @@ func BenchmarkRawStreamCycle(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "records/s")
 }
+
+// TestBurst enqueues the brief's Black Friday burst, 5,000 1 KB orders from
+// 16 concurrent clients one order per call, and logs how long it took
+// (target: 0.25 s with Redis, including HTTP).
+func TestBurst(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, testURL(t))
+	defer s.Close()
+	const clients, orders = 16, 5000
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range clients {
+		wg.Go(func() {
+			for i := next.Add(1); i <= orders; i = next.Add(1) {
+				r := store.Record{Key: fmt.Sprintf("SO-%d", i), Version: 1, Payload: payload1K}
+				if _, err := s.Enqueue(ctx, "orders", []store.Record{r}, nil); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	st, err := s.Stats(ctx, "orders")
+	if err != nil || st.Ready != orders {
+		t.Fatalf("Stats = %+v, %v", st, err)
+	}
+	t.Logf("%d single-record enqueues from %d goroutines in %s", orders, clients, elapsed.Round(time.Millisecond))
+}

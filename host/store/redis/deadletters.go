@@ -14,24 +14,28 @@ import (
 const defaultPage = 100
 
 // decodeDeadLetter builds a dead letter from its stored details
-// ("attempts|at µs|len|reason" + field, see settleScript), entry header and
-// encoded record.
-func decodeDeadLetter(pipeline, id, details, header, rec string) (store.DeadLetter, error) {
+// ("attempts|at|version|enqueued|len|" + key + "len|" + reason + field, see
+// settleScript) and encoded record. The record carries the key and version
+// too; the details' copies serve the replay script.
+func decodeDeadLetter(pipeline, id, details, rec string) (store.DeadLetter, error) {
 	d := store.DeadLetter{ID: id, Pipeline: pipeline}
-	f := strings.SplitN(details, "|", 4)
-	if len(f) != 4 {
+	f := strings.SplitN(details, "|", 6)
+	if len(f) != 6 {
 		return d, errCorrupt
 	}
 	d.Attempts = atoi(f[0])
 	d.At = time.UnixMicro(atoi64(f[1]))
-	n, err := strconv.Atoi(f[2])
-	if err != nil || n < 0 || n > len(f[3]) {
+	d.EnqueuedAt = time.UnixMicro(atoi64(f[3]))
+	klen, err := strconv.Atoi(f[4])
+	if err != nil || klen < 0 || klen > len(f[5]) {
 		return d, errCorrupt
 	}
-	d.Reason, d.Field = f[3][:n], f[3][n:]
-	if d.EnqueuedAt, err = headerTime(header); err != nil {
-		return d, err
+	n, rest, ok := strings.Cut(f[5][klen:], "|")
+	rlen, err := strconv.Atoi(n)
+	if !ok || err != nil || rlen < 0 || rlen > len(rest) {
+		return d, errCorrupt
 	}
+	d.Reason, d.Field = rest[:rlen], rest[rlen:]
 	if d.Record, err = decodeRecord(rec); err != nil {
 		return d, err
 	}
@@ -55,13 +59,13 @@ func (s *Store) DeadLetters(ctx context.Context, pipeline, after string, limit i
 		return nil, err
 	}
 	defer leave()
-	vals, err := deadLettersScript.Run(ctx, s.rdb, s.pipe(pipeline).deadKeys, from, limit).StringSlice()
+	vals, err := deadLettersScript.Run(ctx, s.rdb, s.pipe(pipeline).dlKeys, from, limit).StringSlice()
 	if err != nil {
 		return nil, s.wrap("dead letters", err)
 	}
 	var out []store.DeadLetter
-	for i := 0; i+3 < len(vals); i += 4 {
-		d, err := decodeDeadLetter(pipeline, vals[i], vals[i+1], vals[i+2], vals[i+3])
+	for i := 0; i+2 < len(vals); i += 3 {
+		d, err := decodeDeadLetter(pipeline, vals[i], vals[i+1], vals[i+2])
 		if err != nil {
 			return nil, s.wrap("dead letters", fmt.Errorf("dead letter %s: %w", vals[i], err))
 		}
@@ -80,17 +84,16 @@ func (s *Store) DeadLetterByID(ctx context.Context, pipeline, id string) (store.
 		return store.DeadLetter{}, err
 	}
 	defer leave()
-	vals, err := s.rdb.HMGet(ctx, s.pipe(pipeline).ent, "d"+id, "h"+id, "r"+id).Result()
+	vals, err := s.rdb.HMGet(ctx, s.pipe(pipeline).ent, "d"+id, "r"+id).Result()
 	if err != nil {
 		return store.DeadLetter{}, s.wrap("dead letter", err)
 	}
 	details, ok1 := vals[0].(string)
-	header, ok2 := vals[1].(string)
-	rec, ok3 := vals[2].(string)
-	if !ok1 || !ok2 || !ok3 {
+	rec, ok2 := vals[1].(string)
+	if !ok1 || !ok2 {
 		return store.DeadLetter{}, store.ErrNotFound
 	}
-	d, err := decodeDeadLetter(pipeline, id, details, header, rec)
+	d, err := decodeDeadLetter(pipeline, id, details, rec)
 	if err != nil {
 		return store.DeadLetter{}, s.wrap("dead letter", fmt.Errorf("dead letter %s: %w", id, err))
 	}

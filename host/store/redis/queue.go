@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -32,12 +31,12 @@ const (
 // pipeKeys are a pipeline's keys, all with the same hash tag, and its
 // enqueue group committer.
 type pipeKeys struct {
-	name                                            string
-	meta, ent, keys, ready, delayed, inflight, dead string
-	cps, leaders                                    string
-	enqueueKeys, leaseKeys, settleKeys, replayKeys  []string
-	dropKeys, renewKeys, deadKeys                   []string
-	batch                                           batcher
+	name                                    string
+	ent, ready, delayed, inflight, dead     string
+	cps, leaders                            string
+	enqueueKeys, leaseKeys, settleKeys      []string
+	replayKeys, dropKeys, renewKeys, dlKeys []string
+	batch                                   batcher
 }
 
 // pipe returns the keys of a pipeline.
@@ -47,16 +46,16 @@ func (s *Store) pipe(name string) *pipeKeys {
 	}
 	t := "{" + s.prefix + ":" + escapeName(name) + "}:"
 	p := &pipeKeys{
-		name: name, meta: t + "m", ent: t + "e", keys: t + "k", ready: t + "r", delayed: t + "y",
+		name: name, ent: t + "e", ready: t + "r", delayed: t + "y",
 		inflight: t + "i", dead: t + "d", cps: t + "c", leaders: t + "l",
 	}
-	p.enqueueKeys = []string{p.meta, p.ent, p.keys, p.ready, p.delayed, p.cps, p.leaders}
-	p.leaseKeys = []string{p.meta, p.ent, p.ready, p.delayed, p.inflight}
+	p.enqueueKeys = []string{p.ent, p.ready, p.delayed, p.cps, p.leaders}
+	p.leaseKeys = []string{p.ent, p.ready, p.delayed, p.inflight}
 	p.renewKeys = []string{p.ent, p.inflight}
-	p.settleKeys = []string{p.meta, p.ent, p.keys, p.ready, p.delayed, p.inflight, p.dead}
-	p.deadKeys = []string{p.dead, p.ent}
-	p.replayKeys = []string{p.meta, p.ent, p.keys, p.ready, p.delayed, p.dead}
-	p.dropKeys = []string{p.meta, p.ent, p.dead}
+	p.settleKeys = []string{p.ent, p.ready, p.delayed, p.inflight, p.dead}
+	p.dlKeys = []string{p.ent, p.dead}
+	p.replayKeys = []string{p.ent, p.ready, p.delayed, p.dead}
+	p.dropKeys = []string{p.ent, p.dead}
 	actual, _ := s.pipes.LoadOrStore(name, p)
 	return actual.(*pipeKeys)
 }
@@ -88,10 +87,12 @@ type batcher struct {
 }
 
 // Enqueue implements store.Queue. Concurrent calls for one pipeline share
-// script calls; a call of more than maxGroupRecords records or
-// maxGroupBytes bytes is stored in several script calls, the checkpoint
-// with the last (if Redis fails in between, the records already stored
-// stay, and the checkpoint has not moved).
+// script calls (group commit); once queued, a call is carried out even if
+// its context ends, and Enqueue returns its result. A call of more than
+// maxGroupRecords records or maxGroupBytes bytes is stored in several
+// script calls, the checkpoint with the last; if Redis fails in between,
+// or leadership is lost, the records already stored stay and the
+// checkpoint has not moved, so the source reads them again.
 func (s *Store) Enqueue(ctx context.Context, pipeline string, recs []store.Record, cp *store.Checkpoint) (store.EnqueueResult, error) {
 	if err := checkName("pipeline", pipeline); err != nil {
 		return store.EnqueueResult{}, err
@@ -137,7 +138,11 @@ func (s *Store) Enqueue(ctx context.Context, pipeline string, recs []store.Recor
 // checkpoint goes with the last, the leadership check with every one.
 func splitEnqueue(recs []store.Record, cp *store.Checkpoint) []*enqueueCall {
 	var calls []*enqueueCall
-	var buf []byte
+	size := 0
+	for i := range recs {
+		size += recordSize(&recs[i])
+	}
+	buf := make([]byte, 0, min(size, maxGroupBytes)) // one allocation for most calls
 	start := func() *enqueueCall {
 		c := &enqueueCall{done: make(chan struct{})}
 		src, tok := "", "0"
@@ -159,7 +164,7 @@ func splitEnqueue(recs []store.Record, cp *store.Checkpoint) []*enqueueCall {
 			c = start()
 		}
 		if cap(buf)-len(buf) < n {
-			buf = make([]byte, 0, max(n, 64<<10))
+			buf = make([]byte, 0, max(n, min(size, maxGroupBytes)))
 		}
 		at := len(buf)
 		buf = encodeRecord(buf, r) // n is an upper bound: no reallocation
@@ -318,10 +323,6 @@ func (s *Store) Lease(ctx context.Context, pipeline, owner string, max int, ttl 
 	out := make([]store.Lease, 0, len(vals)/6)
 	for i := 1; i < len(vals); i += 6 {
 		rec, err := decodeRecord(vals[i+1])
-		var enq time.Time
-		if err == nil {
-			enq, err = headerTime(vals[i+2])
-		}
 		if err != nil {
 			return nil, s.wrap("lease", fmt.Errorf("entry %s: %w", vals[i], err))
 		}
@@ -335,23 +336,10 @@ func (s *Store) Lease(ctx context.Context, pipeline, owner string, max int, ttl 
 			Token:      tok,
 			Expires:    expires,
 			LastError:  vals[i+5],
-			EnqueuedAt: enq,
+			EnqueuedAt: time.UnixMicro(atoi64(vals[i+2])),
 		})
 	}
 	return out, nil
-}
-
-// headerTime returns the enqueue time of an entry header
-// "version|enqueued µs|key".
-func headerTime(h string) (time.Time, error) {
-	if len(h) < 22 || h[19] != '|' {
-		return time.Time{}, errCorrupt
-	}
-	us, _, ok := strings.Cut(h[20:], "|")
-	if !ok {
-		return time.Time{}, errCorrupt
-	}
-	return time.UnixMicro(atoi64(us)), nil
 }
 
 // group is the positions, in a call's arguments, of the leases of one
@@ -487,7 +475,7 @@ func (s *Store) Settle(ctx context.Context, outcomes []store.Outcome) error {
 		}
 		p := s.pipe(g.pipeline)
 		for chunk := range slices.Chunk(g.idx, maxSettle) {
-			args := make([]any, 0, 7*len(chunk))
+			args := make([]any, 0, 8*len(chunk))
 			var sent []int
 			for _, i := range chunk {
 				o := &outcomes[i]
@@ -504,7 +492,7 @@ func (s *Store) Settle(ctx context.Context, outcomes []store.Outcome) error {
 					kind = "D"
 				}
 				args = append(args, kind, o.Lease.ID, o.Lease.Owner, strconv.FormatUint(o.Lease.Token, 10),
-					micros(o.At), o.Reason, o.Field)
+					micros(o.At), o.Reason, o.Field, o.Lease.Record.Key)
 			}
 			if len(sent) == 0 {
 				continue
@@ -545,7 +533,7 @@ func (s *Store) Checkpoint(ctx context.Context, pipeline, source string) ([]byte
 }
 
 // statFields are the counters of Stats, in order.
-var statFields = []string{"ready", "pending", "delayed", "inflight", "dead", "accepted", "delivered", "coalesced", "stale"}
+var statFields = []string{"#ready", "#pending", "#delayed", "#inflight", "#dead", "#accepted", "#delivered", "#coalesced", "#stale"}
 
 // Stats implements store.Queue with one HMGET of the counters.
 func (s *Store) Stats(ctx context.Context, pipeline string) (store.Stats, error) {
@@ -554,7 +542,7 @@ func (s *Store) Stats(ctx context.Context, pipeline string) (store.Stats, error)
 		return store.Stats{}, err
 	}
 	defer leave()
-	vals, err := s.rdb.HMGet(ctx, s.pipe(pipeline).meta, statFields...).Result()
+	vals, err := s.rdb.HMGet(ctx, s.pipe(pipeline).ent, statFields...).Result()
 	if err != nil {
 		return store.Stats{}, s.wrap("stats", err)
 	}

@@ -36,11 +36,13 @@
 // # Durability
 //
 // A call returns after Redis has executed it; it is then as durable as the
-// server's persistence: with appendonly yes and appendfsync everysec, a
-// crash of the Redis process loses nothing acknowledged and a crash of its
-// machine up to about a second; appendfsync always loses nothing. Warnings
-// reports settings that can lose queued records. Records are never
-// trimmed or evicted by the store itself.
+// server's persistence: with appendonly yes and appendfsync always, nothing
+// acknowledged is lost when Redis or its machine crashes; with appendfsync
+// everysec, up to about a second of writes can be; without the append-only
+// file, everything since the last snapshot. Asynchronous replication can
+// also lose the last writes on a failover. Warnings reports the settings
+// that can lose queued records. The store itself never trims or evicts
+// records.
 //
 // # Failures
 //
@@ -71,8 +73,12 @@ import (
 
 // Default timeouts: short, so that calls fail fast while Redis is down.
 const (
-	DefaultDialTimeout  = time.Second
-	DefaultReadTimeout  = 2 * time.Second
+	// DefaultDialTimeout bounds connecting to Redis.
+	DefaultDialTimeout = time.Second
+	// DefaultReadTimeout bounds waiting for a reply; every script call
+	// does bounded work, far below it.
+	DefaultReadTimeout = 2 * time.Second
+	// DefaultWriteTimeout bounds sending a command.
 	DefaultWriteTimeout = 2 * time.Second
 )
 
@@ -161,7 +167,7 @@ func parseURL(raw string) (mode, any, string, error) {
 		}
 		return 0, nil, "", store.Invalid("Redis URL: %v", err)
 	}
-	where := u.Redacted()
+	where := redactURL(u)
 	m := standalone
 	scheme := u.Scheme
 	switch {
@@ -217,11 +223,29 @@ func parseURL(raw string) (mode, any, string, error) {
 	return m, o, where, nil
 }
 
-// redactErr removes the URL's password from an error message.
+// redactURL renders a URL for messages, without its passwords (userinfo
+// and the Sentinel master's password parameter).
+func redactURL(u *url.URL) string {
+	c := *u
+	if q := c.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		c.RawQuery = q.Encode()
+	}
+	return c.Redacted()
+}
+
+// redactErr removes the URL's passwords from an error message.
 func redactErr(err error, u *url.URL) string {
 	msg := err.Error()
+	var secrets []string
 	if u.User != nil {
-		if pw, ok := u.User.Password(); ok && pw != "" {
+		if pw, ok := u.User.Password(); ok {
+			secrets = append(secrets, pw)
+		}
+	}
+	secrets = append(secrets, u.Query()["password"]...)
+	for _, pw := range secrets {
+		if pw != "" {
 			msg = strings.ReplaceAll(msg, pw, "xxxxx")
 		}
 	}
@@ -251,7 +275,7 @@ func (c settings) apply(o *Options) {
 	}
 	def := func(p *time.Duration, opt, d time.Duration) {
 		if *p == 0 {
-			*p = cmp(opt, d)
+			*p = orDefault(opt, d)
 		}
 	}
 	def(c.dial, o.DialTimeout, DefaultDialTimeout)
@@ -276,7 +300,8 @@ func (c settings) apply(o *Options) {
 	*c.ctxTimeout = true
 }
 
-func cmp(a, b time.Duration) time.Duration {
+// orDefault returns a unless it is zero, else b.
+func orDefault(a, b time.Duration) time.Duration {
 	if a != 0 {
 		return a
 	}

@@ -69,6 +69,7 @@ func TestURLForms(t *testing.T) {
 		"redis://:hunter2@h:1?no_such_option=1",
 		"redis://:hunter2@h:1/notadb",
 		"redis://:hunter2@[::1",
+		"redis-sentinel://s1:26379?master_name=m&password=hunter2&bogus=1",
 	}
 	for _, u := range bad {
 		_, _, _, err := parseURL(u)
@@ -76,6 +77,22 @@ func TestURLForms(t *testing.T) {
 			t.Errorf("%s: err = %v, want ErrInvalid", u, err)
 		} else if strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("%s: error shows the password: %v", u, err)
+		}
+	}
+}
+
+func TestRedactedWhere(t *testing.T) {
+	for _, u := range []string{
+		"redis://:hunter2@h:1",
+		"rediss://user:hunter2@h:1/2",
+		"redis-sentinel://:hunter2@s1:26379?master_name=m&password=hunter2",
+	} {
+		_, _, where, err := parseURL(u)
+		if err != nil {
+			t.Fatalf("%s: %v", u, err)
+		}
+		if strings.Contains(where, "hunter2") || !strings.Contains(where, "xxxxx") {
+			t.Errorf("%s shown as %s", u, where)
 		}
 	}
 }

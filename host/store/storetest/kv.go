@@ -146,19 +146,21 @@ func testKVSetNX(h *harness) {
 		}
 	}
 	// waitGone polls until the key is absent and checks that it did not
-	// expire before ttl had passed since setAt.
+	// expire before ttl had passed since setAt (taken before the set): the
+	// test's time after a Get is an upper bound of the store's time in it.
 	waitGone := func(key string, setAt time.Time, ttl time.Duration) {
 		h.t.Helper()
 		deadline := time.Now().Add(5 * time.Second)
 		for {
-			before := time.Now()
-			if _, ok := get(key); !ok {
-				if before.Before(setAt.Add(ttl - clockSlack)) {
-					h.t.Fatalf("%s expired at %v, before its ttl (set at %v + %s)", key, before, setAt, ttl)
+			_, ok := get(key)
+			after := time.Now()
+			if !ok {
+				if after.Before(setAt.Add(ttl - clockSlack)) {
+					h.t.Fatalf("%s was gone at %v, before its ttl (set at %v + %s)", key, after, setAt, ttl)
 				}
 				return
 			}
-			if before.After(deadline) {
+			if after.After(deadline) {
 				h.t.Fatalf("%s did not expire within 5s", key)
 			}
 			time.Sleep(3 * time.Millisecond)

@@ -29,15 +29,17 @@ func (h *harness) lead(pipeline, source, owner string, ttl time.Duration) (token
 }
 
 // pollLead calls Lead every few milliseconds until owner gets the
-// leadership, and returns the token and the test's time when it got it.
-func (h *harness) pollLead(source, owner string, ttl, within time.Duration) (uint64, time.Time) {
+// leadership, and returns the token and the test's times just before and
+// just after the successful call.
+func (h *harness) pollLead(source, owner string, ttl, within time.Duration) (tok uint64, start, end time.Time) {
 	h.t.Helper()
 	deadline := time.Now().Add(within)
 	for {
+		start := time.Now()
 		tok, ok := h.lead(h.pipe, source, owner, ttl)
 		now := time.Now()
 		if ok {
-			return tok, now
+			return tok, start, now
 		}
 		if now.After(deadline) {
 			h.t.Fatalf("%s did not get the leadership of %s within %s", owner, source, within)
@@ -77,14 +79,13 @@ func testLead(h *harness) {
 
 	// A stops renewing; B takes over once A's lease has expired, with a
 	// larger token.
-	b1, when := h.pollLead("crm", "B", ttl, 5*time.Second)
+	b1, acquiredFrom, when := h.pollLead("crm", "B", ttl, 5*time.Second)
 	if when.Before(renewedAt.Add(ttl - clockSlack)) {
-		h.t.Fatalf("B took over at %v, before A's lease (renewed at %v) expired", when, renewedAt)
+		h.t.Fatalf("B took over at %v, before A's lease (renewed after %v) expired", when, renewedAt)
 	}
 	if b1 <= a1 {
 		h.t.Fatalf("new leader's token %d is not larger than %d", b1, a1)
 	}
-	renewedAt = time.Now()
 	if _, ok := h.lead(h.pipe, "crm", "A", ttl); ok {
 		h.t.Fatalf("the old leader got the leadership back while B holds it")
 	}
@@ -124,8 +125,10 @@ func testLead(h *harness) {
 
 	// A leader that lets its lease lapse starts a new term: even the same
 	// owner gets a larger token, and the old one no longer saves.
-	b2, _ := h.pollLead("crm", "B", ttl, 5*time.Second)
-	if !time.Now().After(renewedAt.Add(ttl)) && b2 != b1 {
+	// B's lease runs at least until acquiredFrom + ttl; a call that ended
+	// before that renewed it.
+	b2, _, renewedBy := h.pollLead("crm", "B", ttl, 5*time.Second)
+	if renewedBy.Before(acquiredFrom.Add(ttl-clockSlack)) && b2 != b1 {
 		h.t.Fatalf("B renewed within its term but got token %d, want %d", b2, b1)
 	}
 	time.Sleep(ttl + 20*time.Millisecond)
@@ -170,8 +173,8 @@ func testLeadContenders(h *harness) {
 		run    = 600 * time.Millisecond
 	)
 	type term struct {
-		owner      string
-		token      uint64
+		owner string
+		token uint64
 		start time.Time // test clock when the acquiring Lead returned
 		end   time.Time // test clock when the term's last renewal was called
 	}

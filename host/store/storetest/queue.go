@@ -695,3 +695,33 @@ func testClosed(h *harness) {
 		}
 	}
 }
+
+// testSettleByIdentity checks that a lease is identified by its pipeline,
+// ID, owner and token only: the store settles the entry it holds, whatever
+// the caller did to its copy of the record.
+func testSettleByIdentity(h *harness) {
+	h.enqueue(rec("a", 3), rec("b", 1), rec("c", 1))
+	ls := h.wantLeased(3, "a@3 b@1 c@1")
+	for i := range ls {
+		ls[i].Record = store.Record{Key: "someone-else", Version: 99}
+	}
+	if err := h.s.Renew(h.ctx, ls, longTTL); err != nil {
+		h.t.Fatalf("Renew: %v", err)
+	}
+	err := h.s.Settle(h.ctx, []store.Outcome{
+		{Lease: ls[0], Kind: store.Acked},
+		{Lease: ls[1], Kind: store.Retried, At: time.Now().Add(time.Hour), Reason: "later"},
+		{Lease: ls[2], Kind: store.DeadLettered, Reason: "bad"},
+	})
+	if err != nil {
+		h.t.Fatalf("Settle: %v", err)
+	}
+	h.wantStats(store.Stats{Delayed: 1, DeadLetters: 1, Accepted: 3, Delivered: 1})
+	// The delivered version is the stored record's, a@3.
+	h.wantEnqueue(store.EnqueueResult{Stale: 1}, rec("a", 3))
+	h.wantEnqueue(store.EnqueueResult{Accepted: 1}, rec("someone-else", 1))
+	dl, err := h.s.DeadLetterByID(h.ctx, h.pipe, ls[2].ID)
+	if err != nil || dl.Record.Key != "c" {
+		h.t.Fatalf("DeadLetterByID = %+v, %v; want the stored record c@1", dl.Record, err)
+	}
+}

@@ -65,6 +65,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RetrySupersededByPending", testRetrySuperseded},
 		{"DelayedReplacedByNewer", testDelayedReplaced},
 		{"Settle", testSettle},
+		{"SettleByIdentity", testSettleByIdentity},
 		{"DeadLetter", testDeadLetter},
 		{"DeadLetterPagingReplayDrop", testDeadLetterReplayDrop},
 		{"Checkpoint", testCheckpoint},
