@@ -52,6 +52,7 @@ func runCmd(ctx context.Context, e *env, args []string) error {
 	}
 	var secrets secretList
 	log := slog.New(logging.Redact(logging.NewHandler(e.stderr, level, format), secrets.get))
+	slog.SetDefault(log)
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

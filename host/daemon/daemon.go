@@ -35,6 +35,7 @@ import (
 // directory).
 func OpenStore(ctx context.Context, cfg *config.Config, dir string) (store.Store, goredis.UniversalClient, error) {
 	if r := cfg.Store.Redis; r != nil {
+		goredis.SetLogger(redisLog{})
 		st, err := storeredis.Open(ctx, r.URL, storeredis.Options{})
 		if err != nil {
 			return nil, nil, err
@@ -50,6 +51,14 @@ func OpenStore(ctx context.Context, cfg *config.Config, dir string) (store.Store
 		return nil, nil, err
 	}
 	return st, nil, nil
+}
+
+// redisLog sends go-redis's own messages (dial failures while Redis is
+// down) to the host's structured log, through its redaction.
+type redisLog struct{}
+
+func (redisLog) Printf(ctx context.Context, format string, v ...any) {
+	slog.Default().WarnContext(ctx, "redis client: "+fmt.Sprintf(format, v...))
 }
 
 // shutdownTimeout bounds the HTTP server's graceful shutdown.
