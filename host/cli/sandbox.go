@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	nssandbox "github.com/weirhq/weir/plugins/netsuite/sandbox"
 	sfsandbox "github.com/weirhq/weir/plugins/salesforce/sandbox"
 	sapsandbox "github.com/weirhq/weir/plugins/sap/sandbox"
 )
@@ -40,6 +41,10 @@ func (n noErrSeed) SeedDemo() error { n.seed(); return nil }
 // sandboxes builds each shipped vendor sandbox with its defaults.
 var sandboxes = map[string]func() sandbox{
 	sfsandbox.Name: func() sandbox { return sfsandbox.New(sfsandbox.Options{}) },
+	nssandbox.Name: func() sandbox {
+		s := nssandbox.New(nssandbox.Options{})
+		return noErrSeed{s, s.SeedDemo}
+	},
 	sapsandbox.Name: func() sandbox {
 		s := sapsandbox.New(sapsandbox.Options{})
 		return noErrSeed{s, s.SeedDemo}
