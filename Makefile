@@ -33,14 +33,10 @@ proto:
 lock: build
 	$(BIN)/weir plugins lock -config pipeline.hcl -plugin-dir $(BIN)
 
-# dev.env holds the demo's API and webhook tokens, made once per checkout.
-.weir/dev.env:
-	@mkdir -p .weir
-	@printf 'WEIR_API_TOKEN=%s\nWEIR_HOOK_TOKEN=%s\n' $$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n') $$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n') > $@
-	@chmod 600 $@
-
-run: lock .weir/dev.env
-	set -a && . ./.weir/dev.env && set +a && $(BIN)/weir run -config pipeline.hcl
+# run is the demo: pipeline.hcl against the vendor sandboxes (in-process),
+# with demo data and a Black Friday burst of 5,000 orders; Ctrl-C stops it.
+run: lock
+	$(BIN)/weir dev -config pipeline.hcl
 
 test:
 	$(GO) vet ./...

@@ -1,66 +1,139 @@
-# Weir's default pipeline.
+# Weir's default pipeline: Salesforce orders become NetSuite sales orders, and
+# NetSuite's status comes back onto the Salesforce order.
 #
-# Orders exported from the CRM as JSON lines (examples/data/inbox), and any
-# posted to the webhook, become one line per order in .weir/outbox/orders.jsonl:
-# only orders of $5,000 or more, with the fields the ERP side needs.
-# `make run` runs it; docs/pipelines.md describes every block.
+# `make run` runs it with `weir dev`, against the vendor sandboxes started
+# in-process (the environment below is then set for you). Against real
+# systems, set the same variables: SF_LOGIN_URL (https://login.salesforce.com),
+# SF_CLIENT_ID / SF_CLIENT_SECRET (a connected app with the client
+# credentials flow), NS_ACCOUNT_ID, NS_TOKEN_URL, NS_CLIENT_ID, NS_CERT_ID,
+# NS_KEY_FILE, WEIR_API_TOKEN, WEIR_SECRET_KEY. docs/pipelines.md describes
+# every block and function.
 
 api {
-  listen = "127.0.0.1:7420"
-  token  = env("WEIR_API_TOKEN")
+  token = env("WEIR_API_TOKEN")
 }
 
-connection "jsonl" "inbox" {
-  path = "examples/data/inbox"
-}
+connection "salesforce" "crm" {
+  instance_url = try(env("SF_INSTANCE_URL"), null) # else the token's instance_url
 
-connection "jsonl" "outbox" {
-  path = ".weir/outbox"
+  oauth2 {
+    flow          = "client_credentials"
+    client_id     = env("SF_CLIENT_ID")
+    client_secret = env("SF_CLIENT_SECRET")
+    token_url     = "${env("SF_LOGIN_URL")}/services/oauth2/token"
+  }
 
   limits {
-    rate        = 2000
-    per         = "1s"
-    concurrency = 4
+    per_day     = 100000
+    concurrency = 20
   }
 }
 
-pipeline "orders" {
-  source "inbox" {
-    poll          = "1s"
-    key_field     = "OrderNumber"
-    version_field = "LastModifiedDate"
-    object        = "Order"
+connection "netsuite" "erp" {
+  account_id = env("NS_ACCOUNT_ID")
+  base_url   = try(env("NS_BASE_URL"), null) # a sandbox; real accounts derive the host
+
+  oauth2 {
+    flow           = "client_credentials_jwt"
+    client_id      = env("NS_CLIENT_ID")
+    private_key    = file(env("NS_KEY_FILE"))
+    certificate_id = env("NS_CERT_ID")
+    token_url      = env("NS_TOKEN_URL")
   }
 
-  webhook {
-    auth   = "token"
-    secret = env("WEIR_HOOK_TOKEN")
+  # NetSuite allows this account 100 requests a minute and 5 at a time;
+  # stay one under.
+  limits {
+    rate        = 99
+    per         = "1m"
+    concurrency = 5
+  }
+}
+
+# The CRM's units, as the ERP names them.
+units "crm_to_erp" {
+  entries = {
+    "Each"       = { unit = "Each", factor = 1 }
+    "Pack of 12" = { unit = "Case", factor = 1 }
+  }
+}
+
+# A real-time stock check for quotes: POST /v1/lookups/stock {"items": [...]}.
+lookup "stock" {
+  connection = "erp"
+  cache      = "10s"
+}
+
+pipeline "orders_to_erp" {
+  # Orders the ERP has not booked yet (the way back sets ERP_Order_Number__c,
+  # so an order is not sent again because its status came back).
+  source "crm" {
+    object = "Order"
+    where  = "Status = 'Activated' AND ERP_Order_Number__c = null"
+    poll   = "5s"
   }
 
   key  = record.OrderNumber
-  when = record.TotalAmount >= 5000
+  when = record.TotalAmount >= 5000 # only orders of $5,000 or more
 
-  map {
-    externalId = "SF-${record.OrderNumber}"
-    status     = record.Status
-    total      = record.TotalAmount
-    date       = record.EffectiveDate
-    customer   = try(record.Account.AccountNumber, null)
-    country    = try(record.Account.BillingCountry, null)
-    lines = [for l in try(record.OrderItems, []) : {
-      item     = l.Product2.ProductCode
-      unit     = l.Product2.QuantityUnitOfMeasure
-      quantity = l.Quantity
-      price    = l.UnitPrice
-    }]
+  lookup "stock" {
+    connection = "erp"
+    query      = { items = [for l in record.OrderItems : l.Product2.ProductCode] }
   }
 
-  destination "outbox" {
-    object = "orders"
+  map {
+    externalId  = "SF-${record.OrderNumber}"
+    otherRefNum = record.Id # the CRM order, for the way back
+    entity      = { externalId = record.Account.AccountNumber }
+    subsidiary  = { id = "1" }
+    tranDate    = record.EffectiveDate
+    shippingAddress = {
+      country = { id = iso_country(record.Account.ShippingCountry).alpha2 }
+      city    = try(record.Account.ShippingCity, null)
+    }
+    item = { items = [for l in record.OrderItems : {
+      item     = { externalId = l.Product2.ProductCode }
+      quantity = l.Quantity * unit("crm_to_erp", l.Product2.QuantityUnitOfMeasure).factor
+      units    = unit("crm_to_erp", l.Product2.QuantityUnitOfMeasure).unit
+      rate     = l.UnitPrice
+    }] }
+    # Orders are created even without stock, flagged for the warehouse.
+    memo = length([for l in record.OrderItems : l
+      if try(lookup.stock.items[l.Product2.ProductCode].quantityAvailable, 0) < l.Quantity
+    ]) > 0 ? "BACKORDER" : null
+  }
+
+  destination "erp" {
+    object    = "salesOrder"
+    operation = "upsert"
   }
 
   retry {
     attempts  = 12
-    max_delay = "1m"
+    max_delay = "15m"
+  }
+}
+
+pipeline "erp_status_to_crm" {
+  source "erp" {
+    object = "salesOrder"
+    where  = "t.externalid LIKE 'SF-%'"
+    poll   = "10s"
+  }
+
+  key = record.externalId
+
+  map {
+    Id                  = record.otherRefNum
+    ERP_Order_Number__c = record.tranId
+    ERP_Status__c = lookup({
+      A = "Pending", B = "Booked", C = "Rejected", D = "Shipped", E = "Shipped",
+      F = "Shipped", G = "Invoiced", H = "Shipped"
+    }, record.status.id, "Booked")
+  }
+
+  destination "crm" {
+    object    = "Order"
+    operation = "update"
   }
 }

@@ -79,6 +79,7 @@ func init() {
 		"dlq":      {"list | show | replay | drop PIPELINE [ID...]: dead letters", dlqCmd},
 		"auth":     {"login CONNECTION | status | rotate-key: OAuth 2.0 tokens", authCmd},
 		"version":  {"print the version", versionCmd},
+		"dev":      {"run pipeline.hcl against the vendor sandboxes with demo data and a Black Friday burst", devCmd},
 		"plan":     {"dry run: what each record would become (create, update, skip, reject), writing nothing", planCmd},
 		"sandbox":  {"[NAME...]: run vendor sandboxes standalone, for connector work", sandboxCmd},
 	}

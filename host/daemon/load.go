@@ -16,6 +16,7 @@ import (
 
 	"github.com/weirhq/weir/host/config"
 	"github.com/weirhq/weir/host/plugins"
+	_ "github.com/weirhq/weir/host/translate" // the translation functions of pipeline files
 	"github.com/weirhq/weir/sdk"
 )
 

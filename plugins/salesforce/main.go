@@ -108,7 +108,7 @@ func (c *connector) Describe() sdk.Description {
 		OAuth: &sdk.OAuth{
 			AuthorizationURL: DefaultLoginURL + "/services/oauth2/authorize",
 			TokenURL:         DefaultLoginURL + "/services/oauth2/token",
-			Flows:            []string{"authorization_code", "jwt_bearer"},
+			Flows:            []string{"authorization_code", "jwt_bearer", "client_credentials"},
 			Scopes:           []string{"api", "refresh_token"},
 			PKCE:             true,
 		},
