@@ -111,8 +111,12 @@ type Store struct {
 
 // Redis configures the shared Redis store.
 type Redis struct {
-	// URL is a redis://, rediss:// or unix:// URL (sensitive).
-	URL       string
+	// URL is a redis://, rediss://, unix://, redis+cluster:// or
+	// redis-sentinel:// URL (sensitive).
+	URL string
+	// Prefix starts every key, so several Weir installations can share one
+	// Redis; "weir" by default. Hosts sharing work use the same prefix.
+	Prefix    string
 	DeclRange hcl.Range
 }
 

@@ -117,7 +117,7 @@ var storeSchema = &hcl.BodySchema{
 }
 
 var redisSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "url", Required: true}},
+	Attributes: []hcl.AttributeSchema{{Name: "url", Required: true}, {Name: "prefix"}},
 }
 
 func (d *decoder) decodeStore(b *hcl.Block, s *scope) {
@@ -143,12 +143,24 @@ func (d *decoder) decodeStore(b *hcl.Block, s *scope) {
 	if d.str(rc.Attributes, "url", s, required|sensitive, &st.Redis.URL) {
 		// The URL may hold a password: never repeat it in a message.
 		u, err := url.Parse(st.Redis.URL)
-		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+		if err != nil || !redisSchemes[u.Scheme] {
 			d.attrError(rc.Attributes["url"], "Invalid Redis URL",
-				"url must be a redis://, rediss:// or unix:// URL, such as redis://:password@host:6379/0.")
+				"url must be a redis://, rediss://, unix://, redis+cluster:// or redis-sentinel:// URL, such as redis://:password@host:6379/0.")
 		}
 	}
+	if d.str(rc.Attributes, "prefix", s, required, &st.Redis.Prefix) && !redisPrefixRE.MatchString(st.Redis.Prefix) {
+		d.attrError(rc.Attributes["prefix"], "Invalid Redis key prefix",
+			"prefix may hold only letters, digits, '.', '_' and '-' (at most 64), got %q.", st.Redis.Prefix)
+	}
 }
+
+// redisSchemes are the URL schemes of the Redis store.
+var redisSchemes = map[string]bool{
+	"redis": true, "rediss": true, "unix": true, "redis+cluster": true, "rediss+cluster": true,
+	"redis-sentinel": true, "rediss-sentinel": true,
+}
+
+var redisPrefixRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 var apiSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{{Name: "listen"}, {Name: "token"}, {Name: "max_body"}},

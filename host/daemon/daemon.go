@@ -36,7 +36,7 @@ import (
 func OpenStore(ctx context.Context, cfg *config.Config, dir string) (store.Store, goredis.UniversalClient, error) {
 	if r := cfg.Store.Redis; r != nil {
 		goredis.SetLogger(redisLog{})
-		st, err := storeredis.Open(ctx, r.URL, storeredis.Options{})
+		st, err := storeredis.Open(ctx, r.URL, storeredis.Options{Prefix: r.Prefix})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -189,7 +189,11 @@ func (d *Daemon) startConnections(ctx context.Context, kv store.KV, client gored
 			return fmt.Errorf("connection %s: limits: %w", c.Name, err)
 		}
 		if client != nil {
-			d.limiters[c.Name] = limiter.NewRedis(client, c.Name, lim)
+			prefix := storeredis.DefaultPrefix
+			if r := cfg.Store.Redis; r != nil && r.Prefix != "" {
+				prefix = r.Prefix
+			}
+			d.limiters[c.Name] = limiter.NewRedis(client, c.Name, lim, limiter.WithKeyPrefix(prefix+":lim:"))
 		} else {
 			d.limiters[c.Name] = limiter.NewLocal(lim)
 		}

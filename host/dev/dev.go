@@ -24,7 +24,10 @@ import (
 	"strings"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/weirhq/weir/host/api"
+	"github.com/weirhq/weir/host/config"
 	"github.com/weirhq/weir/host/daemon"
 	nssandbox "github.com/weirhq/weir/plugins/netsuite/sandbox"
 	sfsandbox "github.com/weirhq/weir/plugins/salesforce/sandbox"
@@ -146,6 +149,14 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	}
 	cfg := l.Config
 	cfg.Store.Dir = filepath.Join(o.DataDir, "store")
+	if o.Redis != "" {
+		// A prefix of its own: nothing of an earlier run (cursors, delivered
+		// versions, limiter state) is seen again, and the run's keys are
+		// deleted at the end.
+		prefix := "weir-dev-" + randomHex(4)
+		cfg.Store.Redis = &config.Redis{URL: o.Redis, Prefix: prefix}
+		defer dropKeys(o.Redis, prefix)
+	}
 	for _, c := range cfg.Connections {
 		if c.Connector == "netsuite" && c.Limits.Rate > 0 {
 			c.Limits.Per = o.Per // the demo's scaled minute
@@ -241,9 +252,6 @@ func setEnv(o Options, sfURL, nsURL string, c nssandbox.Credentials) error {
 		"NS_KEY_FILE":      keyFile,
 		"WEIR_API_TOKEN":   randomHex(16),
 		"WEIR_SECRET_KEY":  randomHex(32),
-	}
-	if o.Redis != "" {
-		vars["WEIR_REDIS_URL"] = o.Redis
 	}
 	for k, v := range vars {
 		if err := os.Setenv(k, v); err != nil {
@@ -568,5 +576,27 @@ func printSummary(w io.Writer, s Summary) {
 			break
 		}
 		fmt.Fprintf(w, "  missing %s\n", m)
+	}
+}
+
+// dropKeys deletes a dev run's keys from Redis.
+func dropKeys(url, prefix string) {
+	opts, err := goredis.ParseURL(url)
+	if err != nil {
+		return
+	}
+	c := goredis.NewClient(opts)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	iter := c.Scan(ctx, 0, "*"+prefix+"*", 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	for len(keys) > 0 {
+		n := min(len(keys), 500)
+		c.Del(ctx, keys[:n]...)
+		keys = keys[n:]
 	}
 }
