@@ -93,7 +93,7 @@ pipeline "orders_to_erp" {
     }
     item = { items = [for l in record.OrderItems : {
       item     = { externalId = l.Product2.ProductCode }
-      quantity = l.Quantity * unit("crm_to_erp", l.Product2.QuantityUnitOfMeasure).factor
+      quantity = convert_quantity("crm_to_erp", l.Product2.QuantityUnitOfMeasure, l.Quantity).quantity
       units    = unit("crm_to_erp", l.Product2.QuantityUnitOfMeasure).unit
       rate     = l.UnitPrice
     }] }

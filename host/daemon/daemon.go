@@ -26,6 +26,7 @@ import (
 	"github.com/weirhq/weir/host/store"
 	"github.com/weirhq/weir/host/store/bolt"
 	storeredis "github.com/weirhq/weir/host/store/redis"
+	"github.com/weirhq/weir/host/translate"
 	"github.com/weirhq/weir/sdk"
 )
 
@@ -118,6 +119,8 @@ func New(ctx context.Context, l *Loaded, opts Options) (*Daemon, error) {
 		}
 	}
 
+	xref := translate.NewXRef(st, translate.XRefOptions{})
+	translate.BindXRef(cfg, xref)
 	if err := d.startConnections(ctx, st, client, plugins.NewMetrics(opts.Registry)); err != nil {
 		d.Close()
 		return nil, err
@@ -135,7 +138,7 @@ func New(ctx context.Context, l *Loaded, opts Options) (*Daemon, error) {
 	}
 	hostname, _ := os.Hostname()
 	eng, err := engine.New(engine.Options{
-		Pipelines: pipelines, Queue: st, Leadership: st, Connectors: connectors(d.supervisors),
+		Pipelines: pipelines, Queue: st, Leadership: st, Connectors: connectors(d.supervisors), XRef: xref,
 		Metrics: engine.NewMetrics(opts.Registry), Logger: opts.Logger,
 		Owner:    fmt.Sprintf("%s:%d:%d", hostname, os.Getpid(), time.Now().UnixNano()),
 		LeaseTTL: opts.LeaseTTL, DrainTimeout: opts.DrainTimeout,

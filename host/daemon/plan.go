@@ -15,6 +15,7 @@ import (
 	"github.com/weirhq/weir/host/limiter"
 	"github.com/weirhq/weir/host/plugins"
 	"github.com/weirhq/weir/host/store"
+	"github.com/weirhq/weir/host/translate"
 	"github.com/weirhq/weir/sdk"
 )
 
@@ -45,6 +46,7 @@ func NewPlanner(ctx context.Context, l *Loaded, log *slog.Logger) (*Planner, err
 	} else {
 		log.Warn("plan runs without the store (no stored tokens, sources read from the start)", "reason", err)
 	}
+	translate.BindXRef(l.Config, translate.NewXRef(kv, translate.XRefOptions{}))
 	if err := d.startConnections(ctx, kv, client, plugins.NewMetrics(prometheus.NewRegistry())); err != nil {
 		d.Close()
 		return nil, err

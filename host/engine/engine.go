@@ -50,6 +50,9 @@ type Options struct {
 	Connectors Connectors
 	Metrics    *Metrics
 	Logger     *slog.Logger
+	// XRef, when set, records each written record's destination id against
+	// its source key (the cross-reference table).
+	XRef XRef
 	// Owner names this host in leases; it must be unique per process.
 	Owner        string
 	LeaseTTL     time.Duration
@@ -194,6 +197,11 @@ func (e *Engine) Ingest(ctx context.Context, pipeline string, req sdk.WebhookReq
 		return sdk.WebhookResponse{}, err
 	}
 	return resp, nil
+}
+
+// XRef records which ids one record has in which systems.
+type XRef interface {
+	Put(ctx context.Context, system, key string, ids map[string]string) error
 }
 
 // ErrUnknownPipeline is returned for a pipeline name the engine does not run.
@@ -607,6 +615,14 @@ func (r *runner) write(ctx context.Context, batch []sdk.Record, leases []store.L
 		res := results[i]
 		if res.Status == sdk.StatusOK {
 			outcomes[i] = store.Outcome{Lease: l, Kind: store.Acked}
+			if x := r.e.opts.XRef; x != nil && res.ID != "" {
+				ids := map[string]string{d.Connection: res.ID}
+				if err := x.Put(ctx, r.p.Source.Connection, l.Record.Key, ids); err != nil {
+					// The write is idempotent: do it again rather than
+					// leave the cross-reference out.
+					outcomes[i] = r.failure(l, sdk.Classify(sdk.Retryable(fmt.Errorf("record the cross-reference: %w", err), 0)))
+				}
+			}
 			continue
 		}
 		outcomes[i] = r.failure(l, &sdk.Error{Status: res.Status, RetryAfter: res.RetryAfter, Code: res.Code, Message: res.Message, Field: res.Field})

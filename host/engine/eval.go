@@ -10,6 +10,7 @@ import (
 	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/weirhq/weir/host/expr"
+	"github.com/weirhq/weir/host/translate"
 	"github.com/weirhq/weir/sdk"
 )
 
@@ -18,6 +19,9 @@ import (
 type evalError struct {
 	Field  string
 	Reason string
+	// Transient is set when a function failed for a reason that passes
+	// (the store was unreachable): the record is retried.
+	Transient bool
 }
 
 func (e *evalError) Error() string {
@@ -112,7 +116,7 @@ func (ev *evaluator) when(e hcl.Expression, vars map[string]cty.Value) (bool, er
 func (ev *evaluator) value(field string, e hcl.Expression, vars map[string]cty.Value) (cty.Value, error) {
 	v, diags := e.Value(ev.ctx(vars))
 	if diags.HasErrors() {
-		return cty.NilVal, &evalError{Field: field, Reason: diagReason(diags)}
+		return cty.NilVal, &evalError{Field: field, Reason: diagReason(diags), Transient: translate.Transient(diags)}
 	}
 	return v, nil
 }
@@ -129,7 +133,7 @@ func (ev *evaluator) mapRecord(m map[string]hcl.Expression, vars map[string]cty.
 	for _, n := range names {
 		v, diags := m[n].Value(ev.ctx(vars))
 		if diags.HasErrors() {
-			return nil, &evalError{Field: n, Reason: diagReason(diags)}
+			return nil, &evalError{Field: n, Reason: diagReason(diags), Transient: translate.Transient(diags)}
 		}
 		out[n] = v
 	}
@@ -140,10 +144,16 @@ func (ev *evaluator) mapRecord(m map[string]hcl.Expression, vars map[string]cty.
 	return b, nil
 }
 
-// permanentFromEval returns the sdk error for an evaluation failure.
+// permanentFromEval returns the sdk error for an evaluation failure:
+// permanent, unless the failure was transient (a function that reads the
+// store could not reach it), which is retried.
 func permanentFromEval(err error) *sdk.Error {
 	if e, ok := err.(*evalError); ok {
-		return &sdk.Error{Status: sdk.StatusPermanent, Code: "MAPPING", Message: e.Reason, Field: e.Field}
+		status := sdk.StatusPermanent
+		if e.Transient {
+			status = sdk.StatusRetryable
+		}
+		return &sdk.Error{Status: status, Code: "MAPPING", Message: e.Reason, Field: e.Field}
 	}
 	return &sdk.Error{Status: sdk.StatusPermanent, Code: "MAPPING", Message: err.Error()}
 }

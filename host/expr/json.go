@@ -79,6 +79,9 @@ func decodeValue(dec *json.Decoder) (cty.Value, error) {
 	case string:
 		return cty.StringVal(t), nil
 	case json.Number:
+		if err := checkExponent(string(t)); err != nil {
+			return cty.NilVal, err
+		}
 		return cty.ParseNumberVal(string(t))
 	case bool:
 		return cty.BoolVal(t), nil
@@ -156,9 +159,30 @@ func encode(b *bytes.Buffer, v cty.Value, path string) error {
 	return nil
 }
 
+// maxExponent bounds the decimal exponent of numbers in records: far
+// beyond any amount or quantity, and small enough that writing the number
+// out in full stays cheap (a webhook cannot make the host expand 1e600000000).
+const maxExponent = 1000
+
+// checkExponent refuses JSON numbers whose exponent is out of range.
+func checkExponent(num string) error {
+	i := strings.IndexAny(num, "eE")
+	if i < 0 {
+		return nil
+	}
+	exp, err := strconv.Atoi(strings.TrimPrefix(num[i+1:], "+"))
+	if err != nil || exp > maxExponent || exp < -maxExponent {
+		return fmt.Errorf("number %.40s is out of range (exponent beyond ±%d)", num, maxExponent)
+	}
+	return nil
+}
+
 // FormatNumber writes a cty number as JSON decimal text, without an
 // exponent for ordinary magnitudes, exact to the value's precision.
 func FormatNumber(f *big.Float) string {
+	if exp := f.MantExp(nil); exp > 4*maxExponent || exp < -4*maxExponent {
+		return f.Text('g', -1)
+	}
 	if f.IsInt() {
 		i, _ := f.Int(nil)
 		return i.String()

@@ -35,7 +35,7 @@ func TestJSONRoundTripIsExact(t *testing.T) {
 }
 
 func TestFromJSONRejectsTrailingData(t *testing.T) {
-	for _, in := range []string{`{"a":1} {}`, `{"a":`, ``} {
+	for _, in := range []string{`{"a":1} {}`, `{"a":`, ``, `{"a":1e600000000}`, `[1E-5000]`} {
 		if _, err := FromJSON([]byte(in)); err == nil {
 			t.Errorf("FromJSON(%q) accepted", in)
 		}
