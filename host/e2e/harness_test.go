@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 	binDir = dir
 	root, _ := filepath.Abs("../..")
 	builds := [][2]string{{"weir", "./host/cmd/weir"}, {"weir-connector-jsonl", "./plugins/jsonl"}, {"weir-connector-http", "./plugins/http"},
-		{"weir-connector-salesforce", "./plugins/salesforce"}, {"weir-connector-netsuite", "./plugins/netsuite"}}
+		{"weir-connector-salesforce", "./plugins/salesforce"}, {"weir-connector-netsuite", "./plugins/netsuite"}, {"weir-connector-sap", "./plugins/sap"}}
 	for _, b := range builds {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, b[0]), b[1])
 		cmd.Dir = root
