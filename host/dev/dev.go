@@ -170,7 +170,13 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	defer stop()
 	done := make(chan error, 1)
 	go func() { done <- d.Run(runCtx) }()
-	fmt.Fprintf(o.Out, "weir: API at http://%s (token in WEIR_API_TOKEN); ERP limited to %d requests per %s\n", d.Addr(), erpRate, o.Per)
+	tokenFile := filepath.Join(o.DataDir, "api-token")
+	if err := os.WriteFile(tokenFile, []byte(os.Getenv("WEIR_API_TOKEN")), 0o600); err != nil {
+		stop()
+		<-done
+		return Summary{}, err
+	}
+	fmt.Fprintf(o.Out, "weir: API at http://%s (export WEIR_API_TOKEN=$(cat %s)); ERP limited to %d requests per %s\n", d.Addr(), tokenFile, erpRate, o.Per)
 
 	start := time.Now()
 	burst, err := burstOrders(sf, refs, o.Orders)
