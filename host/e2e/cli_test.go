@@ -228,7 +228,10 @@ func TestMetricsAndOneHostPerDataDirectory(t *testing.T) {
 	w.write("in/a.jsonl", `{"id":1}`+"\n"+`{"id":2}`+"\n")
 	w.lock()
 	d := w.start()
-	waitFor(t, "delivery", 10*time.Second, func() bool { return len(readLines(t, w.path("out/copied.jsonl"))) == 2 })
+	waitFor(t, "delivery acknowledged", 10*time.Second, func() bool {
+		v, _ := d.metricOK(`weir_records_delivered_total{pipeline="copy"}`)
+		return v == 2
+	})
 	for series, want := range map[string]float64{
 		`weir_records_in_total{pipeline="copy"}`:             2,
 		`weir_records_delivered_total{pipeline="copy"}`:      2,

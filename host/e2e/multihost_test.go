@@ -44,7 +44,27 @@ func uniq(prefix string) string {
 type cluster struct {
 	t     *testing.T
 	w     *workspace
+	mu    sync.Mutex
 	hosts []*daemon
+}
+
+// host returns the i-th live host (modulo their number).
+func (c *cluster) host(i int) *daemon {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.hosts[i%len(c.hosts)]
+}
+
+// replace kills host i and starts a new one in its place.
+func (c *cluster) replace(i int) {
+	c.mu.Lock()
+	victim := c.hosts[i]
+	c.mu.Unlock()
+	victim.kill()
+	fresh := c.w.start()
+	c.mu.Lock()
+	c.hosts[i] = fresh
+	c.mu.Unlock()
 }
 
 func startCluster(t *testing.T, w *workspace, n int) *cluster {
@@ -68,7 +88,7 @@ func (c *cluster) burst(pipeline, token string, n int, payload func(i int) strin
 			defer wg.Done()
 			for i := g; i < n; i += 16 {
 				for attempt := 0; attempt < 50; attempt++ {
-					h := c.hosts[(i+attempt)%len(c.hosts)]
+					h := c.host(i + attempt)
 					req, _ := http.NewRequest("POST", "http://"+h.addr+"/v1/hooks/"+pipeline, strings.NewReader(payload(i)))
 					req.Header.Set("Authorization", "Bearer "+token)
 					resp, err := client.Do(req)
@@ -203,9 +223,7 @@ func TestKilledHostsLoseAndDuplicateNothing(t *testing.T) {
 	go func() { done <- c.burst(pipeline, hookToken, 5000, orderPayload) }()
 	for kill := range 2 {
 		waitFor(t, "progress before a kill", 30*time.Second, func() bool { return v.count() > 1000*(kill+1) })
-		victim := c.hosts[0]
-		victim.kill()
-		c.hosts = append(c.hosts[1:], w.start())
+		c.replace(kill % len(c.hosts))
 		t.Logf("killed a host with %d records at the vendor", v.count())
 	}
 	accepted := <-done
@@ -232,8 +250,7 @@ func TestConcurrencyLimitAcrossHosts(t *testing.T) {
 	done := make(chan int64)
 	go func() { done <- c.burst(pipeline, hookToken, 2000, orderPayload) }()
 	waitFor(t, "progress", 30*time.Second, func() bool { return v.count() > 300 })
-	c.hosts[1].kill()
-	c.hosts[1] = w.start()
+	c.replace(1)
 	<-done
 	waitFor(t, "all delivered", 60*time.Second, func() bool { return v.count() == 2000 })
 	v.mu.Lock()

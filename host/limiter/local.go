@@ -139,10 +139,10 @@ func (l *Local) tryLocked(cost int, p Priority) (lease string, wait time.Duratio
 	}
 	l.usedToday += int64(cost)
 	if pace > 0 {
-		// A grant that came late keeps the schedule, up to one interval,
-		// so that callers' wake-up delays do not add up.
+		// A grant that came late keeps the schedule, up to two
+		// intervals, so that callers' wake-up delays do not add up.
 		// After an idle spell the schedule starts again from now.
-		if l.tat.Before(now.Add(-pace)) {
+		if l.tat.Before(now.Add(-2 * pace)) {
 			l.tat = now
 		}
 		l.tat = l.tat.Add(time.Duration(cost) * pace)

@@ -229,10 +229,10 @@ end
 
 if interval > 0 then
   -- A grant that came late (callers wake a little after their turn)
-  -- keeps the schedule, up to one interval, so lateness does not add up.
+  -- keeps the schedule, up to two intervals, so lateness does not add up.
   -- After an idle spell the schedule starts again from now.
   local tat = tonumber(redis.call('GET', KEYS[5]) or '0') or 0
-  if tat < now - interval then tat = now end
+  if tat < now - 2 * interval then tat = now end
   redis.call('SET', KEYS[5], tat + cost * interval, 'PX', math.ceil(per / 1000) + 1)
 end
 
