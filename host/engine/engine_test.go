@@ -484,3 +484,53 @@ func TestPlanWritesNothingAndSaysWhatEachRecordBecomes(t *testing.T) {
 		t.Errorf("plan wrote %d records", len(d.writes))
 	}
 }
+
+func TestExpiredAuthWaitsAndIsNeverDeadLettered(t *testing.T) {
+	s := openStore(t)
+	d := newDest()
+	var mu sync.Mutex
+	fixed := false
+	d.fail = func(r sdk.Record) *sdk.WriteResult {
+		mu.Lock()
+		defer mu.Unlock()
+		if fixed {
+			return nil
+		}
+		return &sdk.WriteResult{Key: r.Key, Status: sdk.StatusAuthExpired, Message: `refresh token revoked: run "weir auth login erp"`}
+	}
+	p := Pipeline{Name: "p", Destination: Destination{Connection: "erp", Object: "o"},
+		Retry: Retry{Attempts: 2, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}}
+	e, err := New(Options{Pipelines: []Pipeline{p}, Queue: s, Connectors: oneConn{d}, Owner: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Enqueue(context.Background(), "p", records(5, 1, func(int) string { return `{}` }), nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- e.Run(ctx) }()
+	// Far more attempts than retry.attempts allows: still waiting, none
+	// dead-lettered.
+	time.Sleep(300 * time.Millisecond)
+	st, _ := s.Stats(ctx, "p")
+	if st.DeadLetters != 0 || st.Delivered != 0 {
+		t.Fatalf("while auth is expired: %+v", st)
+	}
+	mu.Lock()
+	fixed = true // the user ran weir auth login
+	mu.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, _ = s.Stats(ctx, "p")
+		if st.Delivered == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not delivered after the fix: %+v", st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+}
