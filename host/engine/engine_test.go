@@ -354,8 +354,9 @@ func TestOneLeaderPollsAndAnotherTakesOver(t *testing.T) {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
-		engines[who], cancels[who], done[who] = e, cancel, make(chan error, 1)
-		go func() { done[who] <- e.Run(ctx) }()
+		ch := make(chan error, 1)
+		engines[who], cancels[who], done[who] = e, cancel, ch
+		go func() { ch <- e.Run(ctx) }()
 		time.Sleep(50 * time.Millisecond) // a starts first and leads
 	}
 	time.Sleep(500 * time.Millisecond)
