@@ -69,17 +69,20 @@ type Summary struct {
 	Delivered int `json:"delivered"`
 	// StatusBack counts delivered orders whose ERP number and status came
 	// back onto the CRM order.
-	StatusBack     int           `json:"status_back"`
-	Duplicates     int           `json:"duplicates"`
-	Skipped        int           `json:"skipped"`
-	Bad            int           `json:"bad"`
-	DeadLettered   int           `json:"dead_lettered"`
-	Missing        []string      `json:"missing,omitempty"`
-	Unexpected     []string      `json:"unexpected,omitempty"`
-	MostInWindow   int           `json:"most_in_window"`
-	Limit          int           `json:"limit"`
-	Window         time.Duration `json:"window"`
-	AcceptTime     time.Duration `json:"accept_time"`
+	StatusBack   int           `json:"status_back"`
+	Duplicates   int           `json:"duplicates"`
+	Skipped      int           `json:"skipped"`
+	Bad          int           `json:"bad"`
+	DeadLettered int           `json:"dead_lettered"`
+	Missing      []string      `json:"missing,omitempty"`
+	Unexpected   []string      `json:"unexpected,omitempty"`
+	MostInWindow int           `json:"most_in_window"`
+	Limit        int           `json:"limit"`
+	Window       time.Duration `json:"window"`
+	AcceptTime   time.Duration `json:"accept_time"`
+	// Utilisation is the mean share of the limit used over the full
+	// windows of the run.
+	Utilisation    float64       `json:"utilisation"`
 	DrainTime      time.Duration `json:"drain_time"`
 	ERPRequests    int           `json:"erp_requests"`
 	DeadLetterWhys []string      `json:"dead_letter_reasons,omitempty"`
@@ -210,6 +213,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		if err != nil {
 			continue
 		}
+		p.noteAccepted(st, len(burst.orders))
 		p.print(st)
 		if !o.UntilDrained || !p.drained(st, len(burst.orders), burst.eligible) {
 			continue
@@ -411,12 +415,15 @@ func burstOrders(sf *sfsandbox.Server, refs map[string]string, n int) (burst, er
 
 // progress prints the demo's live figures.
 type progress struct {
-	o     Options
-	d     *daemon.Daemon
-	ns    *nssandbox.Server
-	start time.Time
-	lines int
-	calm  int
+	// accepted is how long the burst took to be durably accepted (read
+	// from the CRM and stored), once it was.
+	accepted time.Duration
+	o        Options
+	d        *daemon.Daemon
+	ns       *nssandbox.Server
+	start    time.Time
+	lines    int
+	calm     int
 }
 
 func (p *progress) print(st api.Status) {
@@ -446,6 +453,15 @@ func (p *progress) print(st api.Status) {
 	fmt.Fprint(p.o.Out, time.Now().Format("15:04:05 ")+strings.ReplaceAll(strings.TrimSuffix(out, "\n"), "\n", "\n         ")+"\n")
 }
 
+// noteAccepted records when the forward pipeline had accepted the burst.
+func (p *progress) noteAccepted(st api.Status, orders int) {
+	for _, pl := range st.Pipelines {
+		if pl.Name == "orders_to_erp" && p.accepted == 0 && pl.Accepted >= int64(orders) {
+			p.accepted = time.Since(p.start)
+		}
+	}
+}
+
 // drained reports whether the forward pipeline has handled every order,
 // the way back has carried the status of every ERP order, and both have
 // been idle for a few seconds.
@@ -473,7 +489,8 @@ func (p *progress) drained(st api.Status, orders, eligible int) bool {
 
 // verify proves the promise from the ERP sandbox's records and request log.
 func verify(ctx context.Context, d *daemon.Daemon, sf *sfsandbox.Server, ns *nssandbox.Server, o Options, b burst, p *progress) (Summary, error) {
-	sum := Summary{Orders: len(b.orders), Eligible: b.eligible, Skipped: b.small, Bad: b.bad, Limit: erpRate, Window: o.Per, DrainTime: time.Since(p.start)}
+	sum := Summary{Orders: len(b.orders), Eligible: b.eligible, Skipped: b.small, Bad: b.bad, Limit: erpRate, Window: o.Per,
+		AcceptTime: p.accepted, DrainTime: time.Since(p.start)}
 	// CRM order numbers by Id.
 	number, erpNumber := map[string]string{}, map[string]string{}
 	crm, err := sf.Records("Order")
@@ -531,6 +548,23 @@ func verify(ctx context.Context, d *daemon.Daemon, sf *sfsandbox.Server, ns *nss
 		}
 		sum.MostInWindow = max(sum.MostInWindow, hi-lo+1)
 	}
+	// Mean use over the windows that start at a request and end before the
+	// last one (while work waited).
+	windows, total, hi := 0, 0, 0
+	for lo := range times {
+		end := times[lo].Add(o.Per)
+		if len(times) == 0 || end.After(times[len(times)-1]) {
+			break
+		}
+		for hi < len(times) && times[hi].Before(end) {
+			hi++
+		}
+		total += hi - lo
+		windows++
+	}
+	if windows > 0 {
+		sum.Utilisation = float64(total) / float64(windows*erpRate)
+	}
 	st, err := d.Status(ctx)
 	if err != nil {
 		return sum, err
@@ -575,7 +609,8 @@ func printSummary(w io.Writer, s Summary) {
 		fmt.Fprintf(w, "         %s\n", why)
 	}
 	fmt.Fprintf(w, "  %s at most %d ERP requests in any %s (limit %d; %d requests in all)\n", mark(s.MostInWindow <= s.Limit), s.MostInWindow, s.Window, s.Limit, s.ERPRequests)
-	fmt.Fprintf(w, "  drained in %s\n", s.DrainTime.Round(time.Second))
+	fmt.Fprintf(w, "  burst of %d accepted in %s, drained in %s; ERP used at %.0f%% of its limit on average while orders waited\n",
+		s.Orders, s.AcceptTime.Round(100*time.Millisecond), s.DrainTime.Round(time.Second), 100*s.Utilisation)
 	for i, m := range s.Missing {
 		if i == 5 {
 			fmt.Fprintf(w, "  … %d more missing\n", len(s.Missing)-5)

@@ -615,7 +615,9 @@ func (r *runner) write(ctx context.Context, batch []sdk.Record, leases []store.L
 		res := results[i]
 		if res.Status == sdk.StatusOK {
 			outcomes[i] = store.Outcome{Lease: l, Kind: store.Acked}
-			if x := r.e.opts.XRef; x != nil && res.ID != "" {
+			// A destination id equal to the key tells nothing new (jsonl,
+			// http): only real cross-system ids are recorded.
+			if x := r.e.opts.XRef; x != nil && res.ID != "" && res.ID != l.Record.Key {
 				ids := map[string]string{d.Connection: res.ID}
 				if err := x.Put(ctx, r.p.Source.Connection, l.Record.Key, ids); err != nil {
 					// The write is idempotent: do it again rather than
