@@ -63,7 +63,7 @@ func main() {
 	records := flag.Int("records", 50000, "records for the end-to-end runs")
 	redisURL := flag.String("redis", envOr("WEIR_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis for the Redis rows")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write the daemon's CPU profile of each run to FILE.<run>")
-	only := flag.String("only", "", "run only these figures, comma-separated: burst, e2e, redis-burst, redis-e2e, limiter, recovery, rss, plugin")
+	only := flag.String("only", "", "run only these figures, comma-separated: burst, e2e, redis-burst, redis-e2e, limiter, recovery, rss, plugin, demo")
 	flag.Parse()
 	abs, err := filepath.Abs(*bin)
 	if err != nil {
@@ -81,6 +81,7 @@ func main() {
 		{"recovery", true, func() []row { return []row{recovery(abs, rdb)} }},
 		{"rss", false, func() []row { return memoryRows(abs, rdb) }},
 		{"plugin", false, func() []row { return []row{pluginOverhead()} }},
+		{"demo", false, func() []row { return demoRows(abs) }},
 	}
 	want := map[string]bool{}
 	for _, name := range strings.Split(*only, ",") {
