@@ -118,6 +118,7 @@ pipeline "erp_status_to_crm" {
   source "erp" {
     object = "salesOrder"
     where  = "t.externalid LIKE 'SF-%'"
+    fetch  = "query" # headers from SuiteQL: two requests a batch, not one per order
     poll   = "10s"
   }
 

@@ -19,7 +19,7 @@ func devCmd(ctx context.Context, e *env, args []string) error {
 	file := fs.String("config", DefaultConfig, "pipeline file")
 	until := fs.Bool("until-drained", false, "exit 0 after a summary once every order is handled (1 if the summary fails)")
 	orders := fs.Int("orders", 5000, "orders in the Black Friday burst")
-	per := fs.Duration("per", 2*time.Second, "the ERP's rate window for the demo: 99 requests per this")
+	per := fs.Duration("per", 4*time.Second, "the ERP's rate window for the demo (its minute, scaled): 99 requests per this")
 	redis := fs.String("redis", "", "run on this Redis URL instead of the embedded store")
 	listen := fs.String("listen", "", "API listen address (overrides the api block)")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")

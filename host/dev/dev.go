@@ -101,7 +101,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		o.Orders = 5000
 	}
 	if o.Per <= 0 {
-		o.Per = 2 * time.Second
+		o.Per = 4 * time.Second
 	}
 	if o.Out == nil {
 		o.Out = os.Stdout

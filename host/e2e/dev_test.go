@@ -23,7 +23,7 @@ func TestDevProvesThePromise(t *testing.T) {
 			w := newWorkspace(t)
 			w.write("pipeline.hcl", string(pipeline))
 			w.lock()
-			args := []string{"dev", "-until-drained", "-orders", "400", "-per", "1s", "-plugin-dir", binDir, "-listen", freeAddr(t)}
+			args := []string{"dev", "-until-drained", "-orders", "250", "-per", "3s", "-plugin-dir", binDir, "-listen", freeAddr(t)}
 			if store == "redis" {
 				args = append(args, "-redis", redisURL(t))
 			}
@@ -37,7 +37,7 @@ func TestDevProvesThePromise(t *testing.T) {
 				"ERP number and status back on",
 				"orders under $5,000 skipped, none in the ERP (0 there)",
 				"dead-lettered", `unknown unit "Bundle"`, `unknown country "Atlantis"`,
-				"ERP requests in any 1s (limit 99;",
+				"ERP requests in any 3s (limit 99;",
 			} {
 				if !strings.Contains(out, want) {
 					t.Errorf("summary lacks %q:\n%s", want, tail(out, 20))
