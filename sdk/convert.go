@@ -166,6 +166,7 @@ func toStatus(err error) error {
 	st := status.New(statusCode[e.Status], e.Error())
 	info := &errdetails.ErrorInfo{Domain: errorDomain, Reason: e.Status.String(), Metadata: map[string]string{
 		"status": strconv.Itoa(int(e.Status)), "code": e.Code, "field": e.Field, "message": messageOf(e),
+		"limit": strconv.Itoa(int(e.Limit)),
 	}}
 	details := []protoadapt.MessageV1{info}
 	if e.RetryAfter > 0 {
@@ -220,6 +221,9 @@ func fromStatus(err error) error {
 				e.Status = Status(n)
 			}
 			e.Code, e.Field, e.Message = md["code"], md["field"], md["message"]
+			if n, err := strconv.Atoi(md["limit"]); err == nil {
+				e.Limit = LimitKind(n)
+			}
 		case *errdetails.RetryInfo:
 			e.RetryAfter = d.GetRetryDelay().AsDuration()
 		}

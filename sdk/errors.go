@@ -11,10 +11,13 @@ import (
 type Error struct {
 	Status     Status
 	RetryAfter time.Duration
-	Code       string
-	Message    string
-	Field      string
-	Err        error
+	// Limit, for StatusRateLimited, says which of the vendor's limits
+	// refused (LimitRate when zero); HTTPClient reports it to the host.
+	Limit   LimitKind
+	Code    string
+	Message string
+	Field   string
+	Err     error
 }
 
 // Error implements error.
@@ -52,6 +55,13 @@ func Retryable(err error, after time.Duration) error {
 // Retry-After, 0 for none.
 func RateLimited(msg string, after time.Duration) error {
 	return &Error{Status: StatusRateLimited, RetryAfter: after, Message: msg}
+}
+
+// LimitRefused reports that the vendor refused for one of its limits:
+// LimitRate, LimitConcurrency (a pause of DefaultConcurrencyPause when
+// after is 0) or LimitQuota (the daily quota).
+func LimitRefused(kind LimitKind, msg string, after time.Duration) error {
+	return &Error{Status: StatusRateLimited, Limit: kind, RetryAfter: after, Message: msg}
 }
 
 // AuthExpired reports an expired or revoked access token.

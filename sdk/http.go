@@ -37,6 +37,18 @@ type HTTPClient struct {
 	Classify func(resp *http.Response, body []byte) error
 	// Now is the clock used for Retry-After dates; nil uses time.Now.
 	Now func() time.Time
+	// OnResponse, when set, sees every vendor response before it is
+	// classified, including a 401 that is then retried (e.g. to read a
+	// quota header on every call).
+	OnResponse func(*http.Response)
+}
+
+// BasicAuth returns an HTTPClient.Auth that sends HTTP Basic credentials.
+func BasicAuth(user, password string) func(context.Context, *http.Request, bool) error {
+	return func(_ context.Context, req *http.Request, _ bool) error {
+		req.SetBasicAuth(user, password)
+		return nil
+	}
 }
 
 // NoAuth is an HTTPClient.Auth that adds no credentials.
@@ -107,6 +119,9 @@ func (c *HTTPClient) once(ctx context.Context, req *http.Request, p Priority, fo
 	body, err := io.ReadAll(io.LimitReader(raw.Body, maxResponseBytes))
 	raw.Body.Close()
 	resp := &Response{Response: raw, Body: body}
+	if c.OnResponse != nil {
+		c.OnResponse(raw)
+	}
 	if err != nil {
 		return resp, Retryable(fmt.Errorf("%s %s: read body: %w", req.Method, redactURL(req), err), 0)
 	}
@@ -118,7 +133,11 @@ func (c *HTTPClient) once(ctx context.Context, req *http.Request, p Priority, fo
 	if e := Classify(cerr); e != nil {
 		switch {
 		case e.Status == StatusRateLimited:
-			_ = c.Host.Report(ctx, LimitReport{Kind: LimitRate, RetryAfter: e.RetryAfter})
+			kind := e.Limit
+			if kind == 0 {
+				kind = LimitRate
+			}
+			_ = c.Host.Report(ctx, LimitReport{Kind: kind, RetryAfter: e.RetryAfter})
 		case e.Status == StatusRetryable && e.RetryAfter > 0:
 			_ = c.Host.Report(ctx, LimitReport{Kind: LimitRate, RetryAfter: e.RetryAfter})
 		}

@@ -167,3 +167,40 @@ func TestHTTPClientNetworkErrorIsRetryable(t *testing.T) {
 		t.Fatalf("err = %v; want retryable", err)
 	}
 }
+
+func TestHTTPClientReportsTheLimitThatRefused(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Quota", "7/100")
+		w.WriteHeader(429)
+	}))
+	defer srv.Close()
+	host := &fakeHost{}
+	var seen []string
+	c := &HTTPClient{
+		Host: host,
+		Auth: BasicAuth("user", "pw"),
+		Classify: func(resp *http.Response, body []byte) error {
+			if resp.StatusCode == 429 {
+				return LimitRefused(LimitConcurrency, "CONCURRENCY_LIMIT_EXCEEDED", 0)
+			}
+			return nil
+		},
+		OnResponse: func(r *http.Response) { seen = append(seen, r.Header.Get("X-Quota")) },
+	}
+	req, _ := http.NewRequest("GET", srv.URL, nil)
+	_, err := c.Do(context.Background(), req)
+	if e := Classify(err); e == nil || e.Status != StatusRateLimited || e.Limit != LimitConcurrency {
+		t.Fatalf("err = %#v", err)
+	}
+	if len(host.reports) != 1 || host.reports[0].Kind != LimitConcurrency {
+		t.Fatalf("reports = %+v; want one concurrency report", host.reports)
+	}
+	if len(seen) != 1 || seen[0] != "7/100" {
+		t.Fatalf("OnResponse saw %v", seen)
+	}
+	// The class survives the trip through gRPC.
+	back := Classify(fromStatus(toStatus(err)))
+	if back.Limit != LimitConcurrency || back.Status != StatusRateLimited {
+		t.Fatalf("after gRPC: %+v", back)
+	}
+}
