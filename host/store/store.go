@@ -235,6 +235,17 @@ type Outcome struct {
 	Field string
 }
 
+// CheckOutcomes rejects outcomes of unknown kinds, for backends to call
+// before they settle anything.
+func CheckOutcomes(outcomes []Outcome) error {
+	for i := range outcomes {
+		if k := outcomes[i].Kind; k < Acked || k > DeadLettered {
+			return Invalid("outcome %d for entry %s has unknown kind %d", i, outcomes[i].Lease.ID, k)
+		}
+	}
+	return nil
+}
+
 // Stats are exact per-pipeline counters. Gauges describe the queue now;
 // totals count since the pipeline's first use.
 type Stats struct {

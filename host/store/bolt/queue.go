@@ -318,10 +318,8 @@ func (s *Store) DeadLetter(ctx context.Context, l store.Lease, reason, field str
 
 // Settle implements store.Queue. All outcomes share one commit.
 func (s *Store) Settle(ctx context.Context, outcomes []store.Outcome) error {
-	for i := range outcomes {
-		if k := outcomes[i].Kind; k < store.Acked || k > store.DeadLettered {
-			return store.Invalid("outcome %d for entry %s has unknown kind %d", i, outcomes[i].Lease.ID, k)
-		}
+	if err := store.CheckOutcomes(outcomes); err != nil {
+		return err
 	}
 	if len(outcomes) == 0 {
 		return ctx.Err()
