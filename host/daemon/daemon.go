@@ -137,8 +137,15 @@ func New(ctx context.Context, l *Loaded, opts Options) (*Daemon, error) {
 		}
 	}
 	hostname, _ := os.Hostname()
+	// Sources need a leader only when hosts share the store: the embedded
+	// store admits one host (and a restarted one must not wait for its
+	// predecessor's lease).
+	var leadership store.Leadership
+	if client != nil {
+		leadership = st
+	}
 	eng, err := engine.New(engine.Options{
-		Pipelines: pipelines, Queue: st, Leadership: st, Connectors: connectors(d.supervisors), XRef: xref,
+		Pipelines: pipelines, Queue: st, Leadership: leadership, Connectors: connectors(d.supervisors), XRef: xref,
 		Metrics: engine.NewMetrics(opts.Registry), Logger: opts.Logger,
 		Owner:    fmt.Sprintf("%s:%d:%d", hostname, os.Getpid(), time.Now().UnixNano()),
 		LeaseTTL: opts.LeaseTTL, DrainTimeout: opts.DrainTimeout,

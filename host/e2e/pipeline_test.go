@@ -261,9 +261,11 @@ func TestSIGTERMDrainsAndRestartContinues(t *testing.T) {
 	w.lock()
 	d := w.start()
 	waitFor(t, "some progress", 20*time.Second, func() bool { return len(readLines(t, w.path("out/copied.jsonl"))) > 0 })
+	stopAt := time.Now()
 	if code := d.stop(35 * time.Second); code != 0 {
 		t.Fatalf("exit %d after SIGTERM\n%s", code, d.log)
 	}
+	t.Logf("stopped %v after SIGTERM", time.Since(stopAt).Round(time.Millisecond))
 	if !strings.Contains(d.log.String(), "draining") {
 		t.Errorf("no drain logged:\n%s", d.log)
 	}

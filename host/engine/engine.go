@@ -421,7 +421,9 @@ func (r *runner) work(ctx, work context.Context, n int) {
 	owner := fmt.Sprintf("%s/%s/%d", r.e.opts.Owner, r.p.Name, n)
 	idle := idlePollMin
 	for ctx.Err() == nil {
-		leases, err := r.e.opts.Queue.Lease(ctx, r.p.Name, owner, r.p.BatchSize, r.e.opts.LeaseTTL)
+		// Leased under work, not ctx: a lease taken as the run ends is still
+		// delivered (or returned) in the drain, never left to expire.
+		leases, err := r.e.opts.Queue.Lease(work, r.p.Name, owner, r.p.BatchSize, r.e.opts.LeaseTTL)
 		if err != nil {
 			if ctx.Err() == nil {
 				r.log.Warn("lease failed", "err", err)

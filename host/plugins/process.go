@@ -73,7 +73,10 @@ func startProcess(ctx context.Context, spec launchSpec) (*process, error) {
 	// A fresh, clipped slice: go-plugin appends its handshake variables to
 	// cmd.Env, which must not write into the caller's backing array.
 	cmd.Env = slices.Clip(append([]string{}, spec.env...))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// Its own process group: a Ctrl-C at the host's terminal reaches the
+	// host, which drains and then stops its connectors, not the connectors
+	// directly (they would die mid-drain and be restarted).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 
 	// The process's stderr, and what its code writes to os.Stderr and
 	// os.Stdout once go-plugin has redirected them to its stdio stream, go
