@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os/exec"
 	"sync"
 	"testing"
 	"time"
@@ -173,5 +174,23 @@ func TestProtocolRoundTrip(t *testing.T) {
 	_, err = c.DecodeWebhook(ctx, WebhookRequest{})
 	if e := Classify(err); e == nil || e.Status != StatusPermanent {
 		t.Errorf("DecodeWebhook on a connector without it = %v; want permanent", err)
+	}
+}
+
+// TestClientConfigIsLockedDown guards brief §3.8: connectors are reached
+// over gRPC only, with mutual TLS, and see none of the host's environment.
+func TestClientConfigIsLockedDown(t *testing.T) {
+	c := ClientConfig(exec.Command("weir-connector-x"))
+	if !c.AutoMTLS {
+		t.Error("AutoMTLS is off: host↔connector traffic would be in clear")
+	}
+	if !c.SkipHostEnv {
+		t.Error("SkipHostEnv is off: connectors would inherit the host's secrets")
+	}
+	if len(c.AllowedProtocols) != 1 || c.AllowedProtocols[0] != plugin.ProtocolGRPC {
+		t.Errorf("AllowedProtocols = %v; want gRPC only", c.AllowedProtocols)
+	}
+	if _, ok := c.VersionedPlugins[ProtocolVersion]; !ok {
+		t.Errorf("protocol version %d not offered", ProtocolVersion)
 	}
 }

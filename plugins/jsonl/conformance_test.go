@@ -5,48 +5,24 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/weirhq/weir/sdk"
 	"github.com/weirhq/weir/sdk/conformance"
 )
 
-var (
-	buildOnce sync.Once
-	buildDir  string
-	binary    string
-	buildErr  error
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
+	conformance.Cleanup()
 	os.Exit(code)
 }
 
 // connectorBinary builds weir-connector-jsonl once per test binary.
 func connectorBinary(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		if buildDir, buildErr = os.MkdirTemp("", "weir-jsonl-"); buildErr != nil {
-			return
-		}
-		binary = filepath.Join(buildDir, "weir-connector-jsonl")
-		out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binary
+	return conformance.Build(t, ".", "weir-connector-jsonl")
 }
 
 func TestConformance(t *testing.T) {
