@@ -106,6 +106,7 @@ func TestSIGKILLThreeTimesLosesAndDuplicatesNothing(t *testing.T) {
 		t.Fatalf("exit %d after SIGTERM", code)
 	}
 
+	wholeFile(t, w.path("out/copied.jsonl"))
 	lines := readLines(t, w.path("out/copied.jsonl"))
 	seen := map[string]bool{}
 	for _, l := range lines {
