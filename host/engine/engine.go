@@ -76,9 +76,9 @@ type runner struct {
 	wake chan struct{}
 	log  *slog.Logger
 	// keyPath is the key expression's attribute path when it is a plain
-	// traversal of record (record.a.b): keys are then read straight from
-	// the JSON, without converting the whole record.
-	keyPath []string
+	// traversal of record (record.a.b), "" otherwise: keys are then read
+	// straight from the JSON, without converting the whole record.
+	keyPath expr.StringPath
 	// schema checks mapped records against the destination's fields.
 	schema *schema
 }
@@ -116,8 +116,10 @@ func New(opts Options) (*Engine, error) {
 		if err != nil {
 			return nil, fmt.Errorf("engine: pipeline %s: destination %s: %w", p.Name, p.Destination.Object, err)
 		}
-		e.pipelines[p.Name] = &runner{e: e, p: p, ev: &evaluator{funcs: p.Functions}, wake: make(chan struct{}, 1),
-			log: opts.Logger.With("pipeline", p.Name), keyPath: recordPath(p.Key), schema: sch}
+		r := &runner{e: e, p: p, ev: &evaluator{funcs: p.Functions}, wake: make(chan struct{}, 1),
+			log: opts.Logger.With("pipeline", p.Name), schema: sch}
+		r.keyPath, _ = expr.CompileStringPath(recordPath(p.Key))
+		e.pipelines[p.Name] = r
 	}
 	return e, nil
 }
@@ -252,8 +254,8 @@ const (
 )
 
 func (r *runner) keyOf(sr *store.Record) error {
-	if r.keyPath != nil {
-		if k, ok := expr.StringAt(sr.Payload, r.keyPath); ok && k != "" {
+	if r.keyPath != "" {
+		if k, ok := r.keyPath.In(sr.Payload); ok && k != "" {
 			sr.Key = k
 			return nil
 		}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tidwall/gjson"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -210,28 +211,39 @@ func pathOrRoot(path string) string {
 	return path
 }
 
-// StringAt returns the string at path in a JSON document (object
-// attributes, outermost first) without decoding the rest of it. It reports
-// false when the path is missing or does not end at a string.
-func StringAt(doc []byte, path []string) (string, bool) {
-	cur := json.RawMessage(doc)
-	for _, name := range path {
-		var obj map[string]json.RawMessage
-		if err := json.Unmarshal(cur, &obj); err != nil {
-			return "", false
-		}
-		next, ok := obj[name]
-		if !ok {
-			return "", false
-		}
-		cur = next
-	}
-	if len(cur) == 0 || cur[0] != '"' {
+// StringPath is an attribute path (outermost first) compiled for reading
+// strings out of JSON documents without decoding them.
+type StringPath string
+
+// CompileStringPath compiles an attribute path, outermost first. It
+// reports false for a path it cannot express: an empty one, or one with an
+// all-digit name, which the scanner would take for an array index.
+func CompileStringPath(path []string) (StringPath, bool) {
+	if len(path) == 0 {
 		return "", false
 	}
-	var s string
-	if err := json.Unmarshal(cur, &s); err != nil {
+	parts := make([]string, len(path))
+	for i, name := range path {
+		if name == "" || strings.Trim(name, "0123456789") == "" {
+			return "", false
+		}
+		parts[i] = gjson.Escape(name)
+	}
+	return StringPath(strings.Join(parts, ".")), true
+}
+
+// In returns the string at the path in doc, scanning only as far as it
+// must. It reports false when the path is missing, passes through
+// something that is not an object, or does not end at a string. The
+// document is not validated: a malformed one is caught by whatever decodes
+// it in full.
+func (p StringPath) In(doc []byte) (string, bool) {
+	if len(p) == 0 {
 		return "", false
 	}
-	return s, true
+	v := gjson.GetBytes(doc, string(p))
+	if v.Type != gjson.String {
+		return "", false
+	}
+	return v.String(), true
 }

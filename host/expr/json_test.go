@@ -50,8 +50,9 @@ func TestToJSONNamesUnknownPath(t *testing.T) {
 	}
 }
 
-func TestStringAt(t *testing.T) {
-	doc := []byte(`{"id":"A-1","n":12,"account":{"number":"ACC 7","x":[1]},"nul":null,"esc":"a\"b\u00e9"}`)
+func TestStringPath(t *testing.T) {
+	doc := []byte(`{"id":"A-1","n":12,"account":{"number":"ACC 7","x":[{"y":"in array"}]},"nul":null,"esc":"a\"b\u00e9",` +
+		`"a.b":"dotted","we*rd?":"wild","items":["zero"],"s":"{\"id\":\"inner\"}"}`)
 	tests := []struct {
 		path []string
 		want string
@@ -64,11 +65,26 @@ func TestStringAt(t *testing.T) {
 		{[]string{"nul"}, "", false},
 		{[]string{"missing"}, "", false},
 		{[]string{"account", "x", "y"}, "", false},
+		{[]string{"a.b"}, "dotted", true},
+		{[]string{"a", "b"}, "", false},
+		{[]string{"we*rd?"}, "wild", true},
+		{[]string{"we*"}, "", false},
+		{[]string{"s", "id"}, "", false},
+		{[]string{"account"}, "", false},
 	}
 	for _, tt := range tests {
-		got, ok := StringAt(doc, tt.path)
+		p, ok := CompileStringPath(tt.path)
+		if !ok {
+			t.Fatalf("%v: not compiled", tt.path)
+		}
+		got, ok := p.In(doc)
 		if got != tt.want || ok != tt.ok {
-			t.Errorf("StringAt(%v) = %q, %v; want %q, %v", tt.path, got, ok, tt.want, tt.ok)
+			t.Errorf("%v: got %q, %v; want %q, %v", tt.path, got, ok, tt.want, tt.ok)
+		}
+	}
+	for _, path := range [][]string{nil, {"items", "0"}, {""}} {
+		if _, ok := CompileStringPath(path); ok {
+			t.Errorf("%q compiled; it cannot be expressed", path)
 		}
 	}
 }
