@@ -4,12 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	spb "google.golang.org/genproto/googleapis/rpc/status"
 
 	pb "github.com/weirhq/weir/proto/connectorv1"
 )
@@ -20,6 +25,9 @@ import (
 type Client struct {
 	rpc    pb.ConnectorClient
 	broker *plugin.GRPCBroker
+	// noBatchWebhooks is set once the connector answered DecodeWebhooks
+	// with Unimplemented (built before the call existed).
+	noBatchWebhooks atomic.Bool
 }
 
 // HostServices is what the host serves to a connector: tokens and the
@@ -105,13 +113,53 @@ func (c *Client) Lookup(ctx context.Context, req LookupRequest) (json.RawMessage
 
 // DecodeWebhook decodes a raw HTTP request into records.
 func (c *Client) DecodeWebhook(ctx context.Context, req WebhookRequest) (WebhookResponse, error) {
-	r, err := c.rpc.DecodeWebhook(ctx, &pb.DecodeWebhookRequest{
-		Source: req.Source, Method: req.Method, Path: req.Path, Query: req.Query, Headers: headersToPB(req.Headers), Body: req.Body,
-	})
+	r, err := c.rpc.DecodeWebhook(ctx, webhookRequestToPB(req.Source, req))
 	if err != nil {
 		return WebhookResponse{}, fromStatus(err)
 	}
-	return WebhookResponse{Records: recordsFromPB(r.GetRecords()), Status: int(r.GetStatus()), Headers: headersFromPB(r.GetHeaders()), Body: r.GetBody(), Reject: r.GetReject()}, nil
+	return webhookResponseFromPB(r), nil
+}
+
+// DecodeWebhooks decodes several raw HTTP requests to one source in one
+// call; each request's own Source is ignored. errs[i] is request i's
+// failure, as DecodeWebhook would have returned it; err fails them all. A
+// connector built before the call exists is asked one request at a time.
+func (c *Client) DecodeWebhooks(ctx context.Context, source []byte, reqs []WebhookRequest) (res []WebhookResponse, errs []error, err error) {
+	res, errs = make([]WebhookResponse, len(reqs)), make([]error, len(reqs))
+	if !c.noBatchWebhooks.Load() {
+		in := &pb.DecodeWebhooksRequest{Source: source, Requests: make([]*pb.DecodeWebhookRequest, len(reqs))}
+		for i, r := range reqs {
+			in.Requests[i] = webhookRequestToPB(nil, r)
+		}
+		out, err := c.rpc.DecodeWebhooks(ctx, in)
+		switch {
+		case status.Code(err) == codes.Unimplemented:
+			c.noBatchWebhooks.Store(true)
+		case err != nil:
+			return nil, nil, fromStatus(err)
+		case len(out.GetResults()) != len(reqs):
+			return nil, nil, Retryable(fmt.Errorf("decode webhooks: %d results for %d requests", len(out.GetResults()), len(reqs)), 0)
+		default:
+			for i, r := range out.GetResults() {
+				if len(r.GetError()) > 0 {
+					var st spb.Status
+					if uerr := proto.Unmarshal(r.GetError(), &st); uerr != nil {
+						errs[i] = Retryable(fmt.Errorf("decode webhook: unreadable error: %w", uerr), 0)
+					} else {
+						errs[i] = fromStatus(status.FromProto(&st).Err())
+					}
+					continue
+				}
+				res[i] = webhookResponseFromPB(r.GetResponse())
+			}
+			return res, errs, nil
+		}
+	}
+	for i, r := range reqs {
+		r.Source = source
+		res[i], errs[i] = c.DecodeWebhook(ctx, r)
+	}
+	return res, errs, nil
 }
 
 // hostServer adapts HostServices to the gRPC Host service (host side).

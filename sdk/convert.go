@@ -230,3 +230,28 @@ func fromStatus(err error) error {
 	}
 	return e
 }
+
+func webhookRequestToPB(source []byte, r WebhookRequest) *pb.DecodeWebhookRequest {
+	return &pb.DecodeWebhookRequest{
+		Source: source, Method: r.Method, Path: r.Path, Query: r.Query, Headers: headersToPB(r.Headers), Body: r.Body,
+	}
+}
+
+func webhookRequestFromPB(source []byte, r *pb.DecodeWebhookRequest) WebhookRequest {
+	return WebhookRequest{
+		Source: source, Method: r.GetMethod(), Path: r.GetPath(), Query: r.GetQuery(),
+		Headers: headersFromPB(r.GetHeaders()), Body: r.GetBody(),
+	}
+}
+
+func webhookResponseToPB(r WebhookResponse) *pb.DecodeWebhookResponse {
+	return &pb.DecodeWebhookResponse{
+		Records: recordsToPB(r.Records), Status: int32(r.Status), Headers: headersToPB(r.Headers), Body: r.Body, Reject: r.Reject,
+	}
+}
+
+func webhookResponseFromPB(r *pb.DecodeWebhookResponse) WebhookResponse {
+	return WebhookResponse{
+		Records: recordsFromPB(r.GetRecords()), Status: int(r.GetStatus()), Headers: headersFromPB(r.GetHeaders()), Body: r.GetBody(), Reject: r.GetReject(),
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	pb "github.com/weirhq/weir/proto/connectorv1"
 )
@@ -120,14 +121,35 @@ func (s *server) DecodeWebhook(ctx context.Context, req *pb.DecodeWebhookRequest
 	if !ok {
 		return nil, s.unsupported("webhook")
 	}
-	res, err := d.DecodeWebhook(ctx, WebhookRequest{
-		Source: req.GetSource(), Method: req.GetMethod(), Path: req.GetPath(), Query: req.GetQuery(),
-		Headers: headersFromPB(req.GetHeaders()), Body: req.GetBody(),
-	})
+	res, err := d.DecodeWebhook(ctx, webhookRequestFromPB(req.GetSource(), req))
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &pb.DecodeWebhookResponse{Records: recordsToPB(res.Records), Status: int32(res.Status), Headers: headersToPB(res.Headers), Body: res.Body, Reject: res.Reject}, nil
+	return webhookResponseToPB(res), nil
+}
+
+// DecodeWebhooks decodes each request of the batch with the connector's
+// DecodeWebhook, one after the other: connectors need nothing more.
+func (s *server) DecodeWebhooks(ctx context.Context, req *pb.DecodeWebhooksRequest) (*pb.DecodeWebhooksResponse, error) {
+	d, ok := s.impl.(WebhookDecoder)
+	if !ok {
+		return nil, s.unsupported("webhook")
+	}
+	out := &pb.DecodeWebhooksResponse{Results: make([]*pb.DecodeWebhookResult, len(req.GetRequests()))}
+	for i, r := range req.GetRequests() {
+		res, err := d.DecodeWebhook(ctx, webhookRequestFromPB(req.GetSource(), r))
+		if err != nil {
+			st, _ := status.FromError(toStatus(err))
+			b, merr := proto.Marshal(st.Proto())
+			if merr != nil {
+				return nil, fmt.Errorf("encode the error of webhook %d: %w", i, merr)
+			}
+			out.Results[i] = &pb.DecodeWebhookResult{Error: b}
+			continue
+		}
+		out.Results[i] = &pb.DecodeWebhookResult{Response: webhookResponseToPB(res)}
+	}
+	return out, nil
 }
 
 // describe returns the connector's description with capabilities filled in

@@ -32,7 +32,7 @@ const (
 	// batchLinger is how long a worker whose last batch was not full waits
 	// before it leases again, so that records trickling in are written in
 	// fewer, larger batches (fewer vendor calls, fewer commits).
-	batchLinger = 5 * time.Millisecond
+	batchLinger = 25 * time.Millisecond
 	// sourceErrorBackoffMax caps the pause after failed source reads.
 	sourceErrorBackoffMax = 30 * time.Second
 	// DefaultDrainTimeout bounds how long Run waits for in-flight batches
@@ -81,6 +81,8 @@ type runner struct {
 	keyPath expr.StringPath
 	// schema checks mapped records against the destination's fields.
 	schema *schema
+	// hooks batches the pipeline's webhooks.
+	hooks hookBatcher
 }
 
 // New returns an engine for the pipelines.
@@ -171,34 +173,19 @@ func (e *Engine) Run(ctx context.Context) error {
 
 // Ingest decodes a webhook request through the pipeline's source connector
 // and durably enqueues its records. The response is the connector's, to be
-// sent only after Ingest returns without error.
+// sent only after Ingest returns without error. Concurrent requests to one
+// pipeline share connector calls and enqueues (see hookBatcher).
 func (e *Engine) Ingest(ctx context.Context, pipeline string, req sdk.WebhookRequest) (sdk.WebhookResponse, error) {
 	r, ok := e.pipelines[pipeline]
 	if !ok {
 		return sdk.WebhookResponse{}, fmt.Errorf("%w: %q", ErrUnknownPipeline, pipeline)
 	}
 	if e.opts.Queue == nil {
-		return sdk.WebhookResponse{}, errors.New("engine: Ingest needs a Queue")
+		return sdk.WebhookResponse{}, errNoQueue
 	}
-	conn, err := e.opts.Connectors.Connector(ctx, r.p.Source.Connection)
-	if err != nil {
-		return sdk.WebhookResponse{}, fmt.Errorf("connection %s: %w", r.p.Source.Connection, err)
-	}
-	req.Source = r.p.Source.Settings
-	resp, err := conn.DecodeWebhook(ctx, req)
-	if err != nil {
-		return sdk.WebhookResponse{}, fmt.Errorf("connection %s: decode webhook: %w", r.p.Source.Connection, err)
-	}
-	if resp.Reject != "" {
-		if e.opts.Metrics != nil {
-			e.opts.Metrics.Rejected.WithLabelValues(pipeline).Inc()
-		}
-		return resp, nil
-	}
-	if err := r.enqueue(ctx, resp.Records, nil); err != nil {
-		return sdk.WebhookResponse{}, err
-	}
-	return resp, nil
+	c := &hookCall{ctx: ctx, req: req}
+	r.hooks.do(c, r.ingestBatch)
+	return c.resp, c.err
 }
 
 // XRef records which ids one record has in which systems.
@@ -208,6 +195,8 @@ type XRef interface {
 
 // ErrUnknownPipeline is returned for a pipeline name the engine does not run.
 var ErrUnknownPipeline = errors.New("unknown pipeline")
+
+var errNoQueue = errors.New("engine: Ingest needs a Queue")
 
 // enqueue computes keys and durably stores records, with the checkpoint in
 // the same commit.

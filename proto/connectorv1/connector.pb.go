@@ -1687,6 +1687,159 @@ func (x *DecodeWebhookResponse) GetReject() string {
 	return ""
 }
 
+type DecodeWebhooksRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Source applies to every request; their own source fields are unset.
+	Source        []byte                  `protobuf:"bytes,1,opt,name=source,proto3" json:"source,omitempty"`
+	Requests      []*DecodeWebhookRequest `protobuf:"bytes,2,rep,name=requests,proto3" json:"requests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DecodeWebhooksRequest) Reset() {
+	*x = DecodeWebhooksRequest{}
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DecodeWebhooksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DecodeWebhooksRequest) ProtoMessage() {}
+
+func (x *DecodeWebhooksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DecodeWebhooksRequest.ProtoReflect.Descriptor instead.
+func (*DecodeWebhooksRequest) Descriptor() ([]byte, []int) {
+	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *DecodeWebhooksRequest) GetSource() []byte {
+	if x != nil {
+		return x.Source
+	}
+	return nil
+}
+
+func (x *DecodeWebhooksRequest) GetRequests() []*DecodeWebhookRequest {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+type DecodeWebhooksResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One result per request, in order.
+	Results       []*DecodeWebhookResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DecodeWebhooksResponse) Reset() {
+	*x = DecodeWebhooksResponse{}
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DecodeWebhooksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DecodeWebhooksResponse) ProtoMessage() {}
+
+func (x *DecodeWebhooksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DecodeWebhooksResponse.ProtoReflect.Descriptor instead.
+func (*DecodeWebhooksResponse) Descriptor() ([]byte, []int) {
+	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *DecodeWebhooksResponse) GetResults() []*DecodeWebhookResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+type DecodeWebhookResult struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Response *DecodeWebhookResponse `protobuf:"bytes,1,opt,name=response,proto3" json:"response,omitempty"`
+	// Error, when set, is the request's failure as a serialized
+	// google.rpc.Status (what DecodeWebhook would have returned); response is
+	// then unset.
+	Error         []byte `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DecodeWebhookResult) Reset() {
+	*x = DecodeWebhookResult{}
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DecodeWebhookResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DecodeWebhookResult) ProtoMessage() {}
+
+func (x *DecodeWebhookResult) ProtoReflect() protoreflect.Message {
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DecodeWebhookResult.ProtoReflect.Descriptor instead.
+func (*DecodeWebhookResult) Descriptor() ([]byte, []int) {
+	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *DecodeWebhookResult) GetResponse() *DecodeWebhookResponse {
+	if x != nil {
+		return x.Response
+	}
+	return nil
+}
+
+func (x *DecodeWebhookResult) GetError() []byte {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
 type TokenRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// ForceRefresh asks for a new token, e.g. after a 401.
@@ -1697,7 +1850,7 @@ type TokenRequest struct {
 
 func (x *TokenRequest) Reset() {
 	*x = TokenRequest{}
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[21]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1709,7 +1862,7 @@ func (x *TokenRequest) String() string {
 func (*TokenRequest) ProtoMessage() {}
 
 func (x *TokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[21]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1722,7 +1875,7 @@ func (x *TokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TokenRequest.ProtoReflect.Descriptor instead.
 func (*TokenRequest) Descriptor() ([]byte, []int) {
-	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{21}
+	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *TokenRequest) GetForceRefresh() bool {
@@ -1745,7 +1898,7 @@ type TokenResponse struct {
 
 func (x *TokenResponse) Reset() {
 	*x = TokenResponse{}
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[22]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1757,7 +1910,7 @@ func (x *TokenResponse) String() string {
 func (*TokenResponse) ProtoMessage() {}
 
 func (x *TokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[22]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1770,7 +1923,7 @@ func (x *TokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TokenResponse.ProtoReflect.Descriptor instead.
 func (*TokenResponse) Descriptor() ([]byte, []int) {
-	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{22}
+	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *TokenResponse) GetAccessToken() string {
@@ -1811,7 +1964,7 @@ type AcquireRequest struct {
 
 func (x *AcquireRequest) Reset() {
 	*x = AcquireRequest{}
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[23]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1823,7 +1976,7 @@ func (x *AcquireRequest) String() string {
 func (*AcquireRequest) ProtoMessage() {}
 
 func (x *AcquireRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[23]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1836,7 +1989,7 @@ func (x *AcquireRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcquireRequest.ProtoReflect.Descriptor instead.
 func (*AcquireRequest) Descriptor() ([]byte, []int) {
-	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{23}
+	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *AcquireRequest) GetCost() int32 {
@@ -1863,7 +2016,7 @@ type AcquireResponse struct {
 
 func (x *AcquireResponse) Reset() {
 	*x = AcquireResponse{}
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[24]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1875,7 +2028,7 @@ func (x *AcquireResponse) String() string {
 func (*AcquireResponse) ProtoMessage() {}
 
 func (x *AcquireResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[24]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1888,7 +2041,7 @@ func (x *AcquireResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcquireResponse.ProtoReflect.Descriptor instead.
 func (*AcquireResponse) Descriptor() ([]byte, []int) {
-	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{24}
+	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *AcquireResponse) GetLease() string {
@@ -1907,7 +2060,7 @@ type ReleaseRequest struct {
 
 func (x *ReleaseRequest) Reset() {
 	*x = ReleaseRequest{}
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[25]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1919,7 +2072,7 @@ func (x *ReleaseRequest) String() string {
 func (*ReleaseRequest) ProtoMessage() {}
 
 func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[25]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1932,7 +2085,7 @@ func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseRequest) Descriptor() ([]byte, []int) {
-	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{25}
+	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ReleaseRequest) GetLease() string {
@@ -1950,7 +2103,7 @@ type ReleaseResponse struct {
 
 func (x *ReleaseResponse) Reset() {
 	*x = ReleaseResponse{}
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[26]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1962,7 +2115,7 @@ func (x *ReleaseResponse) String() string {
 func (*ReleaseResponse) ProtoMessage() {}
 
 func (x *ReleaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[26]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1975,7 +2128,7 @@ func (x *ReleaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseResponse.ProtoReflect.Descriptor instead.
 func (*ReleaseResponse) Descriptor() ([]byte, []int) {
-	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{26}
+	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{29}
 }
 
 type ReportRequest struct {
@@ -1990,7 +2143,7 @@ type ReportRequest struct {
 
 func (x *ReportRequest) Reset() {
 	*x = ReportRequest{}
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[27]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2002,7 +2155,7 @@ func (x *ReportRequest) String() string {
 func (*ReportRequest) ProtoMessage() {}
 
 func (x *ReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[27]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2015,7 +2168,7 @@ func (x *ReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportRequest.ProtoReflect.Descriptor instead.
 func (*ReportRequest) Descriptor() ([]byte, []int) {
-	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{27}
+	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ReportRequest) GetKind() LimitKind {
@@ -2054,7 +2207,7 @@ type ReportResponse struct {
 
 func (x *ReportResponse) Reset() {
 	*x = ReportResponse{}
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[28]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2066,7 +2219,7 @@ func (x *ReportResponse) String() string {
 func (*ReportResponse) ProtoMessage() {}
 
 func (x *ReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[28]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2079,7 +2232,7 @@ func (x *ReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportResponse.ProtoReflect.Descriptor instead.
 func (*ReportResponse) Descriptor() ([]byte, []int) {
-	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{28}
+	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{31}
 }
 
 var File_weir_connector_v1_connector_proto protoreflect.FileDescriptor
@@ -2196,7 +2349,15 @@ const file_weir_connector_v1_connector_proto_rawDesc = "" +
 	"\x06reject\x18\x05 \x01(\tR\x06reject\x1a[\n" +
 	"\fHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x125\n" +
-	"\x05value\x18\x02 \x01(\v2\x1f.weir.connector.v1.HeaderValuesR\x05value:\x028\x01\"3\n" +
+	"\x05value\x18\x02 \x01(\v2\x1f.weir.connector.v1.HeaderValuesR\x05value:\x028\x01\"t\n" +
+	"\x15DecodeWebhooksRequest\x12\x16\n" +
+	"\x06source\x18\x01 \x01(\fR\x06source\x12C\n" +
+	"\brequests\x18\x02 \x03(\v2'.weir.connector.v1.DecodeWebhookRequestR\brequests\"Z\n" +
+	"\x16DecodeWebhooksResponse\x12@\n" +
+	"\aresults\x18\x01 \x03(\v2&.weir.connector.v1.DecodeWebhookResultR\aresults\"q\n" +
+	"\x13DecodeWebhookResult\x12D\n" +
+	"\bresponse\x18\x01 \x01(\v2(.weir.connector.v1.DecodeWebhookResponseR\bresponse\x12\x14\n" +
+	"\x05error\x18\x02 \x01(\fR\x05error\"3\n" +
 	"\fTokenRequest\x12#\n" +
 	"\rforce_refresh\x18\x01 \x01(\bR\fforceRefresh\"\xf4\x01\n" +
 	"\rTokenResponse\x12!\n" +
@@ -2248,7 +2409,7 @@ const file_weir_connector_v1_connector_proto_rawDesc = "" +
 	"\x0fLIMIT_KIND_RATE\x10\x01\x12\x1a\n" +
 	"\x16LIMIT_KIND_CONCURRENCY\x10\x02\x12\x14\n" +
 	"\x10LIMIT_KIND_QUOTA\x10\x03\x12\x1a\n" +
-	"\x16LIMIT_KIND_QUOTA_USAGE\x10\x042\xcc\x04\n" +
+	"\x16LIMIT_KIND_QUOTA_USAGE\x10\x042\xb3\x05\n" +
 	"\tConnector\x12S\n" +
 	"\bDescribe\x12\".weir.connector.v1.DescribeRequest\x1a#.weir.connector.v1.DescribeResponse\x12V\n" +
 	"\tConfigure\x12#.weir.connector.v1.ConfigureRequest\x1a$.weir.connector.v1.ConfigureResponse\x12J\n" +
@@ -2256,7 +2417,8 @@ const file_weir_connector_v1_connector_proto_rawDesc = "" +
 	"\x04Read\x12\x1e.weir.connector.v1.ReadRequest\x1a\x1f.weir.connector.v1.ReadResponse\x12J\n" +
 	"\x05Write\x12\x1f.weir.connector.v1.WriteRequest\x1a .weir.connector.v1.WriteResponse\x12M\n" +
 	"\x06Lookup\x12 .weir.connector.v1.LookupRequest\x1a!.weir.connector.v1.LookupResponse\x12b\n" +
-	"\rDecodeWebhook\x12'.weir.connector.v1.DecodeWebhookRequest\x1a(.weir.connector.v1.DecodeWebhookResponse2\xc5\x02\n" +
+	"\rDecodeWebhook\x12'.weir.connector.v1.DecodeWebhookRequest\x1a(.weir.connector.v1.DecodeWebhookResponse\x12e\n" +
+	"\x0eDecodeWebhooks\x12(.weir.connector.v1.DecodeWebhooksRequest\x1a).weir.connector.v1.DecodeWebhooksResponse2\xc5\x02\n" +
 	"\x04Host\x12J\n" +
 	"\x05Token\x12\x1f.weir.connector.v1.TokenRequest\x1a .weir.connector.v1.TokenResponse\x12P\n" +
 	"\aAcquire\x12!.weir.connector.v1.AcquireRequest\x1a\".weir.connector.v1.AcquireResponse\x12P\n" +
@@ -2276,46 +2438,49 @@ func file_weir_connector_v1_connector_proto_rawDescGZIP() []byte {
 }
 
 var file_weir_connector_v1_connector_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_weir_connector_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_weir_connector_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_weir_connector_v1_connector_proto_goTypes = []any{
-	(Capability)(0),               // 0: weir.connector.v1.Capability
-	(Operation)(0),                // 1: weir.connector.v1.Operation
-	(ResultStatus)(0),             // 2: weir.connector.v1.ResultStatus
-	(Priority)(0),                 // 3: weir.connector.v1.Priority
-	(LimitKind)(0),                // 4: weir.connector.v1.LimitKind
-	(*DescribeRequest)(nil),       // 5: weir.connector.v1.DescribeRequest
-	(*DescribeResponse)(nil),      // 6: weir.connector.v1.DescribeResponse
-	(*Attribute)(nil),             // 7: weir.connector.v1.Attribute
-	(*Object)(nil),                // 8: weir.connector.v1.Object
-	(*Field)(nil),                 // 9: weir.connector.v1.Field
-	(*OAuth)(nil),                 // 10: weir.connector.v1.OAuth
-	(*ConfigureRequest)(nil),      // 11: weir.connector.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),     // 12: weir.connector.v1.ConfigureResponse
-	(*CheckRequest)(nil),          // 13: weir.connector.v1.CheckRequest
-	(*CheckResponse)(nil),         // 14: weir.connector.v1.CheckResponse
-	(*Record)(nil),                // 15: weir.connector.v1.Record
-	(*ReadRequest)(nil),           // 16: weir.connector.v1.ReadRequest
-	(*ReadResponse)(nil),          // 17: weir.connector.v1.ReadResponse
-	(*WriteRequest)(nil),          // 18: weir.connector.v1.WriteRequest
-	(*WriteResponse)(nil),         // 19: weir.connector.v1.WriteResponse
-	(*WriteResult)(nil),           // 20: weir.connector.v1.WriteResult
-	(*LookupRequest)(nil),         // 21: weir.connector.v1.LookupRequest
-	(*LookupResponse)(nil),        // 22: weir.connector.v1.LookupResponse
-	(*HeaderValues)(nil),          // 23: weir.connector.v1.HeaderValues
-	(*DecodeWebhookRequest)(nil),  // 24: weir.connector.v1.DecodeWebhookRequest
-	(*DecodeWebhookResponse)(nil), // 25: weir.connector.v1.DecodeWebhookResponse
-	(*TokenRequest)(nil),          // 26: weir.connector.v1.TokenRequest
-	(*TokenResponse)(nil),         // 27: weir.connector.v1.TokenResponse
-	(*AcquireRequest)(nil),        // 28: weir.connector.v1.AcquireRequest
-	(*AcquireResponse)(nil),       // 29: weir.connector.v1.AcquireResponse
-	(*ReleaseRequest)(nil),        // 30: weir.connector.v1.ReleaseRequest
-	(*ReleaseResponse)(nil),       // 31: weir.connector.v1.ReleaseResponse
-	(*ReportRequest)(nil),         // 32: weir.connector.v1.ReportRequest
-	(*ReportResponse)(nil),        // 33: weir.connector.v1.ReportResponse
-	nil,                           // 34: weir.connector.v1.Record.MetadataEntry
-	nil,                           // 35: weir.connector.v1.DecodeWebhookRequest.HeadersEntry
-	nil,                           // 36: weir.connector.v1.DecodeWebhookResponse.HeadersEntry
-	nil,                           // 37: weir.connector.v1.TokenResponse.ExtraEntry
+	(Capability)(0),                // 0: weir.connector.v1.Capability
+	(Operation)(0),                 // 1: weir.connector.v1.Operation
+	(ResultStatus)(0),              // 2: weir.connector.v1.ResultStatus
+	(Priority)(0),                  // 3: weir.connector.v1.Priority
+	(LimitKind)(0),                 // 4: weir.connector.v1.LimitKind
+	(*DescribeRequest)(nil),        // 5: weir.connector.v1.DescribeRequest
+	(*DescribeResponse)(nil),       // 6: weir.connector.v1.DescribeResponse
+	(*Attribute)(nil),              // 7: weir.connector.v1.Attribute
+	(*Object)(nil),                 // 8: weir.connector.v1.Object
+	(*Field)(nil),                  // 9: weir.connector.v1.Field
+	(*OAuth)(nil),                  // 10: weir.connector.v1.OAuth
+	(*ConfigureRequest)(nil),       // 11: weir.connector.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),      // 12: weir.connector.v1.ConfigureResponse
+	(*CheckRequest)(nil),           // 13: weir.connector.v1.CheckRequest
+	(*CheckResponse)(nil),          // 14: weir.connector.v1.CheckResponse
+	(*Record)(nil),                 // 15: weir.connector.v1.Record
+	(*ReadRequest)(nil),            // 16: weir.connector.v1.ReadRequest
+	(*ReadResponse)(nil),           // 17: weir.connector.v1.ReadResponse
+	(*WriteRequest)(nil),           // 18: weir.connector.v1.WriteRequest
+	(*WriteResponse)(nil),          // 19: weir.connector.v1.WriteResponse
+	(*WriteResult)(nil),            // 20: weir.connector.v1.WriteResult
+	(*LookupRequest)(nil),          // 21: weir.connector.v1.LookupRequest
+	(*LookupResponse)(nil),         // 22: weir.connector.v1.LookupResponse
+	(*HeaderValues)(nil),           // 23: weir.connector.v1.HeaderValues
+	(*DecodeWebhookRequest)(nil),   // 24: weir.connector.v1.DecodeWebhookRequest
+	(*DecodeWebhookResponse)(nil),  // 25: weir.connector.v1.DecodeWebhookResponse
+	(*DecodeWebhooksRequest)(nil),  // 26: weir.connector.v1.DecodeWebhooksRequest
+	(*DecodeWebhooksResponse)(nil), // 27: weir.connector.v1.DecodeWebhooksResponse
+	(*DecodeWebhookResult)(nil),    // 28: weir.connector.v1.DecodeWebhookResult
+	(*TokenRequest)(nil),           // 29: weir.connector.v1.TokenRequest
+	(*TokenResponse)(nil),          // 30: weir.connector.v1.TokenResponse
+	(*AcquireRequest)(nil),         // 31: weir.connector.v1.AcquireRequest
+	(*AcquireResponse)(nil),        // 32: weir.connector.v1.AcquireResponse
+	(*ReleaseRequest)(nil),         // 33: weir.connector.v1.ReleaseRequest
+	(*ReleaseResponse)(nil),        // 34: weir.connector.v1.ReleaseResponse
+	(*ReportRequest)(nil),          // 35: weir.connector.v1.ReportRequest
+	(*ReportResponse)(nil),         // 36: weir.connector.v1.ReportResponse
+	nil,                            // 37: weir.connector.v1.Record.MetadataEntry
+	nil,                            // 38: weir.connector.v1.DecodeWebhookRequest.HeadersEntry
+	nil,                            // 39: weir.connector.v1.DecodeWebhookResponse.HeadersEntry
+	nil,                            // 40: weir.connector.v1.TokenResponse.ExtraEntry
 }
 var file_weir_connector_v1_connector_proto_depIdxs = []int32{
 	0,  // 0: weir.connector.v1.DescribeResponse.capabilities:type_name -> weir.connector.v1.Capability
@@ -2325,47 +2490,52 @@ var file_weir_connector_v1_connector_proto_depIdxs = []int32{
 	10, // 4: weir.connector.v1.DescribeResponse.oauth:type_name -> weir.connector.v1.OAuth
 	9,  // 5: weir.connector.v1.Object.fields:type_name -> weir.connector.v1.Field
 	1,  // 6: weir.connector.v1.Record.op:type_name -> weir.connector.v1.Operation
-	34, // 7: weir.connector.v1.Record.metadata:type_name -> weir.connector.v1.Record.MetadataEntry
+	37, // 7: weir.connector.v1.Record.metadata:type_name -> weir.connector.v1.Record.MetadataEntry
 	15, // 8: weir.connector.v1.ReadResponse.records:type_name -> weir.connector.v1.Record
 	15, // 9: weir.connector.v1.WriteRequest.records:type_name -> weir.connector.v1.Record
 	20, // 10: weir.connector.v1.WriteResponse.results:type_name -> weir.connector.v1.WriteResult
 	2,  // 11: weir.connector.v1.WriteResult.status:type_name -> weir.connector.v1.ResultStatus
 	3,  // 12: weir.connector.v1.LookupRequest.priority:type_name -> weir.connector.v1.Priority
-	35, // 13: weir.connector.v1.DecodeWebhookRequest.headers:type_name -> weir.connector.v1.DecodeWebhookRequest.HeadersEntry
+	38, // 13: weir.connector.v1.DecodeWebhookRequest.headers:type_name -> weir.connector.v1.DecodeWebhookRequest.HeadersEntry
 	15, // 14: weir.connector.v1.DecodeWebhookResponse.records:type_name -> weir.connector.v1.Record
-	36, // 15: weir.connector.v1.DecodeWebhookResponse.headers:type_name -> weir.connector.v1.DecodeWebhookResponse.HeadersEntry
-	37, // 16: weir.connector.v1.TokenResponse.extra:type_name -> weir.connector.v1.TokenResponse.ExtraEntry
-	3,  // 17: weir.connector.v1.AcquireRequest.priority:type_name -> weir.connector.v1.Priority
-	4,  // 18: weir.connector.v1.ReportRequest.kind:type_name -> weir.connector.v1.LimitKind
-	23, // 19: weir.connector.v1.DecodeWebhookRequest.HeadersEntry.value:type_name -> weir.connector.v1.HeaderValues
-	23, // 20: weir.connector.v1.DecodeWebhookResponse.HeadersEntry.value:type_name -> weir.connector.v1.HeaderValues
-	5,  // 21: weir.connector.v1.Connector.Describe:input_type -> weir.connector.v1.DescribeRequest
-	11, // 22: weir.connector.v1.Connector.Configure:input_type -> weir.connector.v1.ConfigureRequest
-	13, // 23: weir.connector.v1.Connector.Check:input_type -> weir.connector.v1.CheckRequest
-	16, // 24: weir.connector.v1.Connector.Read:input_type -> weir.connector.v1.ReadRequest
-	18, // 25: weir.connector.v1.Connector.Write:input_type -> weir.connector.v1.WriteRequest
-	21, // 26: weir.connector.v1.Connector.Lookup:input_type -> weir.connector.v1.LookupRequest
-	24, // 27: weir.connector.v1.Connector.DecodeWebhook:input_type -> weir.connector.v1.DecodeWebhookRequest
-	26, // 28: weir.connector.v1.Host.Token:input_type -> weir.connector.v1.TokenRequest
-	28, // 29: weir.connector.v1.Host.Acquire:input_type -> weir.connector.v1.AcquireRequest
-	30, // 30: weir.connector.v1.Host.Release:input_type -> weir.connector.v1.ReleaseRequest
-	32, // 31: weir.connector.v1.Host.Report:input_type -> weir.connector.v1.ReportRequest
-	6,  // 32: weir.connector.v1.Connector.Describe:output_type -> weir.connector.v1.DescribeResponse
-	12, // 33: weir.connector.v1.Connector.Configure:output_type -> weir.connector.v1.ConfigureResponse
-	14, // 34: weir.connector.v1.Connector.Check:output_type -> weir.connector.v1.CheckResponse
-	17, // 35: weir.connector.v1.Connector.Read:output_type -> weir.connector.v1.ReadResponse
-	19, // 36: weir.connector.v1.Connector.Write:output_type -> weir.connector.v1.WriteResponse
-	22, // 37: weir.connector.v1.Connector.Lookup:output_type -> weir.connector.v1.LookupResponse
-	25, // 38: weir.connector.v1.Connector.DecodeWebhook:output_type -> weir.connector.v1.DecodeWebhookResponse
-	27, // 39: weir.connector.v1.Host.Token:output_type -> weir.connector.v1.TokenResponse
-	29, // 40: weir.connector.v1.Host.Acquire:output_type -> weir.connector.v1.AcquireResponse
-	31, // 41: weir.connector.v1.Host.Release:output_type -> weir.connector.v1.ReleaseResponse
-	33, // 42: weir.connector.v1.Host.Report:output_type -> weir.connector.v1.ReportResponse
-	32, // [32:43] is the sub-list for method output_type
-	21, // [21:32] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	39, // 15: weir.connector.v1.DecodeWebhookResponse.headers:type_name -> weir.connector.v1.DecodeWebhookResponse.HeadersEntry
+	24, // 16: weir.connector.v1.DecodeWebhooksRequest.requests:type_name -> weir.connector.v1.DecodeWebhookRequest
+	28, // 17: weir.connector.v1.DecodeWebhooksResponse.results:type_name -> weir.connector.v1.DecodeWebhookResult
+	25, // 18: weir.connector.v1.DecodeWebhookResult.response:type_name -> weir.connector.v1.DecodeWebhookResponse
+	40, // 19: weir.connector.v1.TokenResponse.extra:type_name -> weir.connector.v1.TokenResponse.ExtraEntry
+	3,  // 20: weir.connector.v1.AcquireRequest.priority:type_name -> weir.connector.v1.Priority
+	4,  // 21: weir.connector.v1.ReportRequest.kind:type_name -> weir.connector.v1.LimitKind
+	23, // 22: weir.connector.v1.DecodeWebhookRequest.HeadersEntry.value:type_name -> weir.connector.v1.HeaderValues
+	23, // 23: weir.connector.v1.DecodeWebhookResponse.HeadersEntry.value:type_name -> weir.connector.v1.HeaderValues
+	5,  // 24: weir.connector.v1.Connector.Describe:input_type -> weir.connector.v1.DescribeRequest
+	11, // 25: weir.connector.v1.Connector.Configure:input_type -> weir.connector.v1.ConfigureRequest
+	13, // 26: weir.connector.v1.Connector.Check:input_type -> weir.connector.v1.CheckRequest
+	16, // 27: weir.connector.v1.Connector.Read:input_type -> weir.connector.v1.ReadRequest
+	18, // 28: weir.connector.v1.Connector.Write:input_type -> weir.connector.v1.WriteRequest
+	21, // 29: weir.connector.v1.Connector.Lookup:input_type -> weir.connector.v1.LookupRequest
+	24, // 30: weir.connector.v1.Connector.DecodeWebhook:input_type -> weir.connector.v1.DecodeWebhookRequest
+	26, // 31: weir.connector.v1.Connector.DecodeWebhooks:input_type -> weir.connector.v1.DecodeWebhooksRequest
+	29, // 32: weir.connector.v1.Host.Token:input_type -> weir.connector.v1.TokenRequest
+	31, // 33: weir.connector.v1.Host.Acquire:input_type -> weir.connector.v1.AcquireRequest
+	33, // 34: weir.connector.v1.Host.Release:input_type -> weir.connector.v1.ReleaseRequest
+	35, // 35: weir.connector.v1.Host.Report:input_type -> weir.connector.v1.ReportRequest
+	6,  // 36: weir.connector.v1.Connector.Describe:output_type -> weir.connector.v1.DescribeResponse
+	12, // 37: weir.connector.v1.Connector.Configure:output_type -> weir.connector.v1.ConfigureResponse
+	14, // 38: weir.connector.v1.Connector.Check:output_type -> weir.connector.v1.CheckResponse
+	17, // 39: weir.connector.v1.Connector.Read:output_type -> weir.connector.v1.ReadResponse
+	19, // 40: weir.connector.v1.Connector.Write:output_type -> weir.connector.v1.WriteResponse
+	22, // 41: weir.connector.v1.Connector.Lookup:output_type -> weir.connector.v1.LookupResponse
+	25, // 42: weir.connector.v1.Connector.DecodeWebhook:output_type -> weir.connector.v1.DecodeWebhookResponse
+	27, // 43: weir.connector.v1.Connector.DecodeWebhooks:output_type -> weir.connector.v1.DecodeWebhooksResponse
+	30, // 44: weir.connector.v1.Host.Token:output_type -> weir.connector.v1.TokenResponse
+	32, // 45: weir.connector.v1.Host.Acquire:output_type -> weir.connector.v1.AcquireResponse
+	34, // 46: weir.connector.v1.Host.Release:output_type -> weir.connector.v1.ReleaseResponse
+	36, // 47: weir.connector.v1.Host.Report:output_type -> weir.connector.v1.ReportResponse
+	36, // [36:48] is the sub-list for method output_type
+	24, // [24:36] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_weir_connector_v1_connector_proto_init() }
@@ -2379,7 +2549,7 @@ func file_weir_connector_v1_connector_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_weir_connector_v1_connector_proto_rawDesc), len(file_weir_connector_v1_connector_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   33,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -29,13 +29,14 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Connector_Describe_FullMethodName      = "/weir.connector.v1.Connector/Describe"
-	Connector_Configure_FullMethodName     = "/weir.connector.v1.Connector/Configure"
-	Connector_Check_FullMethodName         = "/weir.connector.v1.Connector/Check"
-	Connector_Read_FullMethodName          = "/weir.connector.v1.Connector/Read"
-	Connector_Write_FullMethodName         = "/weir.connector.v1.Connector/Write"
-	Connector_Lookup_FullMethodName        = "/weir.connector.v1.Connector/Lookup"
-	Connector_DecodeWebhook_FullMethodName = "/weir.connector.v1.Connector/DecodeWebhook"
+	Connector_Describe_FullMethodName       = "/weir.connector.v1.Connector/Describe"
+	Connector_Configure_FullMethodName      = "/weir.connector.v1.Connector/Configure"
+	Connector_Check_FullMethodName          = "/weir.connector.v1.Connector/Check"
+	Connector_Read_FullMethodName           = "/weir.connector.v1.Connector/Read"
+	Connector_Write_FullMethodName          = "/weir.connector.v1.Connector/Write"
+	Connector_Lookup_FullMethodName         = "/weir.connector.v1.Connector/Lookup"
+	Connector_DecodeWebhook_FullMethodName  = "/weir.connector.v1.Connector/DecodeWebhook"
+	Connector_DecodeWebhooks_FullMethodName = "/weir.connector.v1.Connector/DecodeWebhooks"
 )
 
 // ConnectorClient is the client API for Connector service.
@@ -61,6 +62,11 @@ type ConnectorClient interface {
 	// DecodeWebhook turns a raw HTTP request into records and the exact
 	// response to send back.
 	DecodeWebhook(ctx context.Context, in *DecodeWebhookRequest, opts ...grpc.CallOption) (*DecodeWebhookResponse, error)
+	// DecodeWebhooks decodes several requests to one source in one call: the
+	// host batches webhooks that arrive together. Each request is decided on
+	// its own, exactly as DecodeWebhook would. A connector built before this
+	// call answers Unimplemented and the host falls back to DecodeWebhook.
+	DecodeWebhooks(ctx context.Context, in *DecodeWebhooksRequest, opts ...grpc.CallOption) (*DecodeWebhooksResponse, error)
 }
 
 type connectorClient struct {
@@ -141,6 +147,16 @@ func (c *connectorClient) DecodeWebhook(ctx context.Context, in *DecodeWebhookRe
 	return out, nil
 }
 
+func (c *connectorClient) DecodeWebhooks(ctx context.Context, in *DecodeWebhooksRequest, opts ...grpc.CallOption) (*DecodeWebhooksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DecodeWebhooksResponse)
+	err := c.cc.Invoke(ctx, Connector_DecodeWebhooks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ConnectorServer is the server API for Connector service.
 // All implementations must embed UnimplementedConnectorServer
 // for forward compatibility.
@@ -164,6 +180,11 @@ type ConnectorServer interface {
 	// DecodeWebhook turns a raw HTTP request into records and the exact
 	// response to send back.
 	DecodeWebhook(context.Context, *DecodeWebhookRequest) (*DecodeWebhookResponse, error)
+	// DecodeWebhooks decodes several requests to one source in one call: the
+	// host batches webhooks that arrive together. Each request is decided on
+	// its own, exactly as DecodeWebhook would. A connector built before this
+	// call answers Unimplemented and the host falls back to DecodeWebhook.
+	DecodeWebhooks(context.Context, *DecodeWebhooksRequest) (*DecodeWebhooksResponse, error)
 	mustEmbedUnimplementedConnectorServer()
 }
 
@@ -194,6 +215,9 @@ func (UnimplementedConnectorServer) Lookup(context.Context, *LookupRequest) (*Lo
 }
 func (UnimplementedConnectorServer) DecodeWebhook(context.Context, *DecodeWebhookRequest) (*DecodeWebhookResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DecodeWebhook not implemented")
+}
+func (UnimplementedConnectorServer) DecodeWebhooks(context.Context, *DecodeWebhooksRequest) (*DecodeWebhooksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DecodeWebhooks not implemented")
 }
 func (UnimplementedConnectorServer) mustEmbedUnimplementedConnectorServer() {}
 func (UnimplementedConnectorServer) testEmbeddedByValue()                   {}
@@ -342,6 +366,24 @@ func _Connector_DecodeWebhook_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Connector_DecodeWebhooks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DecodeWebhooksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConnectorServer).DecodeWebhooks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Connector_DecodeWebhooks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConnectorServer).DecodeWebhooks(ctx, req.(*DecodeWebhooksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Connector_ServiceDesc is the grpc.ServiceDesc for Connector service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -376,6 +418,10 @@ var Connector_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DecodeWebhook",
 			Handler:    _Connector_DecodeWebhook_Handler,
+		},
+		{
+			MethodName: "DecodeWebhooks",
+			Handler:    _Connector_DecodeWebhooks_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,170 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/weirhq/weir/sdk"
+)
+
+// Webhooks that reach one pipeline together are decoded in one connector
+// call and stored in one enqueue: a burst of small requests then costs a
+// few calls, not one per request. A request that arrives alone is handled
+// at once; batches form only while earlier ones are in progress.
+const (
+	// hookLeaders is how many batches of one pipeline may be in progress
+	// at once, so that decoding one overlaps storing another.
+	hookLeaders = 2
+	// maxHookBatch bounds the requests in one batch.
+	maxHookBatch = 64
+	// maxHookBatchBytes bounds the bodies of one batch (one request may be
+	// larger: it then goes alone).
+	maxHookBatchBytes = 4 << 20
+	// hookTimeout bounds one batch's decoding and storing; a sender that
+	// hangs up does not cancel the others' work.
+	hookTimeout = 30 * time.Second
+)
+
+// webhookBatchDecoder is a connector that decodes several webhooks in one
+// call (*sdk.Client does).
+type webhookBatchDecoder interface {
+	DecodeWebhooks(ctx context.Context, source []byte, reqs []sdk.WebhookRequest) ([]sdk.WebhookResponse, []error, error)
+}
+
+// hookCall is one webhook request waiting for its batch.
+type hookCall struct {
+	ctx  context.Context
+	req  sdk.WebhookRequest
+	resp sdk.WebhookResponse
+	err  error
+	// wake is told false when the call is done, true when it is to lead
+	// the next batch.
+	wake chan bool
+}
+
+// hookBatcher forms the batches of one pipeline. Its zero value is ready.
+type hookBatcher struct {
+	mu      sync.Mutex
+	waiting []*hookCall
+	leaders int
+}
+
+// do runs c, in a batch with whatever else is waiting, and returns when c
+// is done. run handles one batch; it must fill every call's result.
+func (b *hookBatcher) do(c *hookCall, run func([]*hookCall)) {
+	c.wake = make(chan bool, 1)
+	b.mu.Lock()
+	if b.leaders < hookLeaders {
+		b.leaders++
+		b.mu.Unlock()
+	} else {
+		b.waiting = append(b.waiting, c)
+		b.mu.Unlock()
+		// No early return on c.ctx: a call may be handed the lead, and a
+		// lead nobody takes would strand every call behind it. Batches are
+		// bounded by hookTimeout.
+		if lead := <-c.wake; !lead {
+			return
+		}
+	}
+	batch := b.take(c)
+	run(batch)
+	for _, o := range batch[1:] {
+		o.wake <- false
+	}
+	b.mu.Lock()
+	if len(b.waiting) == 0 {
+		b.leaders--
+		b.mu.Unlock()
+		return
+	}
+	next := b.waiting[0]
+	b.waiting = b.waiting[1:]
+	b.mu.Unlock()
+	next.wake <- true
+}
+
+// take returns a batch led by c, with as many waiting calls as the bounds
+// allow, in arrival order.
+func (b *hookBatcher) take(c *hookCall) []*hookCall {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	batch, size, n := []*hookCall{c}, len(c.req.Body), 0
+	for n < len(b.waiting) && len(batch) < maxHookBatch {
+		next := len(b.waiting[n].req.Body)
+		if size+next > maxHookBatchBytes {
+			break
+		}
+		batch, size, n = append(batch, b.waiting[n]), size+next, n+1
+	}
+	b.waiting = append(b.waiting[:0], b.waiting[n:]...)
+	return batch
+}
+
+// ingestBatch decodes a batch of webhooks with the source connector and
+// stores the records of every request it accepted in one enqueue. A
+// request the connector rejects or fails is answered on its own; a failed
+// enqueue fails every accepted request (nothing of theirs was stored).
+func (r *runner) ingestBatch(batch []*hookCall) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(batch[0].ctx), hookTimeout)
+	defer cancel()
+	fail := func(calls []*hookCall, err error) {
+		for _, c := range calls {
+			c.resp, c.err = sdk.WebhookResponse{}, err
+		}
+	}
+	src := r.p.Source.Connection
+	conn, err := r.e.opts.Connectors.Connector(ctx, src)
+	if err != nil {
+		fail(batch, fmt.Errorf("connection %s: %w", src, err))
+		return
+	}
+	reqs := make([]sdk.WebhookRequest, len(batch))
+	for i, c := range batch {
+		reqs[i] = c.req
+	}
+	resps, errs, err := decodeWebhooks(ctx, conn, r.p.Source.Settings, reqs)
+	if err != nil {
+		fail(batch, fmt.Errorf("connection %s: decode webhook: %w", src, err))
+		return
+	}
+	var recs []sdk.Record
+	accepted := make([]*hookCall, 0, len(batch))
+	for i, c := range batch {
+		switch {
+		case errs[i] != nil:
+			c.err = fmt.Errorf("connection %s: decode webhook: %w", src, errs[i])
+		case resps[i].Reject != "":
+			c.resp = resps[i]
+			if m := r.e.opts.Metrics; m != nil {
+				m.Rejected.WithLabelValues(r.p.Name).Inc()
+			}
+		default:
+			c.resp = resps[i]
+			recs = append(recs, resps[i].Records...)
+			accepted = append(accepted, c)
+		}
+	}
+	if len(recs) == 0 {
+		return
+	}
+	if err := r.enqueue(ctx, recs, nil); err != nil {
+		fail(accepted, err)
+	}
+}
+
+// decodeWebhooks decodes reqs in one call when the connector can, else one
+// at a time.
+func decodeWebhooks(ctx context.Context, conn Connector, source []byte, reqs []sdk.WebhookRequest) ([]sdk.WebhookResponse, []error, error) {
+	if bd, ok := conn.(webhookBatchDecoder); ok {
+		return bd.DecodeWebhooks(ctx, source, reqs)
+	}
+	resps, errs := make([]sdk.WebhookResponse, len(reqs)), make([]error, len(reqs))
+	for i, req := range reqs {
+		req.Source = source
+		resps[i], errs[i] = conn.DecodeWebhook(ctx, req)
+	}
+	return resps, errs, nil
+}

@@ -1,0 +1,185 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/weirhq/weir/host/store"
+	"github.com/weirhq/weir/sdk"
+)
+
+// hookSource decodes a body "<key>" into one record, rejects "bad…" and
+// fails "err…"; each call takes a millisecond, so concurrent requests
+// queue up behind it.
+type hookSource struct {
+	dest
+	calls, single atomic.Int64
+	largest       atomic.Int64
+}
+
+func (h *hookSource) DecodeWebhook(_ context.Context, req sdk.WebhookRequest) (sdk.WebhookResponse, error) {
+	h.single.Add(1)
+	return h.decode(req)
+}
+
+func (h *hookSource) decode(req sdk.WebhookRequest) (sdk.WebhookResponse, error) {
+	body := string(req.Body)
+	switch {
+	case strings.HasPrefix(body, "bad"):
+		return sdk.WebhookResponse{Reject: "line 1: " + body}, nil
+	case strings.HasPrefix(body, "err"):
+		return sdk.WebhookResponse{}, sdk.Retryable(errors.New("decoder busy"), 0)
+	}
+	return sdk.WebhookResponse{
+		Records: []sdk.Record{{Key: body, Version: 1, Payload: []byte(`{"id":"` + body + `","src":` + string(req.Source) + `}`)}},
+		Body:    []byte("ok " + body),
+	}, nil
+}
+
+// batchHookSource also decodes batches.
+type batchHookSource struct{ *hookSource }
+
+func (b batchHookSource) DecodeWebhooks(_ context.Context, source []byte, reqs []sdk.WebhookRequest) ([]sdk.WebhookResponse, []error, error) {
+	b.calls.Add(1)
+	if n := int64(len(reqs)); n > b.largest.Load() {
+		b.largest.Store(n)
+	}
+	time.Sleep(time.Millisecond)
+	res, errs := make([]sdk.WebhookResponse, len(reqs)), make([]error, len(reqs))
+	for i, r := range reqs {
+		if r.Source != nil {
+			return nil, nil, errors.New("a request of the batch carries the source")
+		}
+		r.Source = source
+		res[i], errs[i] = b.decode(r)
+	}
+	return res, errs, nil
+}
+
+// TestWebhookBatches sends 200 concurrent webhooks, some malformed and some
+// failing, and checks that each is answered as if it were alone while the
+// connector sees far fewer calls than requests.
+func TestWebhookBatches(t *testing.T) {
+	tests := []struct {
+		name    string
+		batched bool
+	}{{"batch decoder", true}, {"one at a time", false}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openStore(t)
+			h := &hookSource{dest: *newDest()}
+			var conn Connector = h
+			if tt.batched {
+				conn = batchHookSource{h}
+			}
+			m := NewMetrics(prometheus.NewRegistry())
+			p := Pipeline{Name: "hooks", Key: parseExpr(t, `record.id`), Source: Source{Connection: "src", Settings: []byte(`"S"`)},
+				Destination: Destination{Connection: "dst", Object: "o"}}
+			e, err := New(Options{Pipelines: []Pipeline{p}, Queue: s, Connectors: oneConn{conn}, Metrics: m, Owner: "t"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const n = 200
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					body := fmt.Sprintf("k%03d", i)
+					switch i % 10 {
+					case 3:
+						body = "bad" + body
+					case 7:
+						body = "err" + body
+					}
+					resp, err := e.Ingest(context.Background(), "hooks", sdk.WebhookRequest{Body: []byte(body)})
+					switch i % 10 {
+					case 3:
+						if err != nil || resp.Reject != "line 1: "+body {
+							t.Errorf("%s: %+v, %v; want the rejection", body, resp, err)
+						}
+					case 7:
+						if e := sdk.Classify(errors.Unwrap(err)); err == nil || e == nil || e.Status != sdk.StatusRetryable || !strings.Contains(err.Error(), "decoder busy") {
+							t.Errorf("%s: %v; want the retryable decode error", body, err)
+						}
+					default:
+						if err != nil || string(resp.Body) != "ok "+body || len(resp.Records) != 1 || resp.Records[0].Key != body {
+							t.Errorf("%s: %+v, %v", body, resp, err)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			st, err := s.Stats(context.Background(), "hooks")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Accepted != n*8/10 {
+				t.Errorf("%d records stored; want %d", st.Accepted, n*8/10)
+			}
+			if got := testutil.ToFloat64(m.Rejected.WithLabelValues("hooks")); got != n/10 {
+				t.Errorf("rejected metric = %v; want %d", got, n/10)
+			}
+			leases, err := s.Lease(context.Background(), "hooks", "t", n, time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range leases {
+				var want = `{"id":"` + l.Record.Key + `","src":"S"}`
+				if string(l.Record.Payload) != want {
+					t.Fatalf("stored %s; want %s", l.Record.Payload, want)
+				}
+			}
+			if tt.batched {
+				if calls := h.calls.Load(); calls >= n/2 || h.single.Load() != 0 {
+					t.Errorf("%d batch calls and %d single calls for %d requests", calls, h.single.Load(), n)
+				}
+				if h.largest.Load() > maxHookBatch {
+					t.Errorf("a batch of %d requests; the bound is %d", h.largest.Load(), maxHookBatch)
+				}
+				t.Logf("%d requests in %d connector calls, the largest batch %d", n, h.calls.Load(), h.largest.Load())
+			} else if h.single.Load() != n {
+				t.Errorf("%d single calls for %d requests", h.single.Load(), n)
+			}
+		})
+	}
+}
+
+// failingQueue fails every enqueue.
+type failingQueue struct{ store.Queue }
+
+func (failingQueue) Enqueue(context.Context, string, []store.Record, *store.Checkpoint) (store.EnqueueResult, error) {
+	return store.EnqueueResult{}, errors.New("disk full")
+}
+
+// TestWebhookBatchEnqueueFailure checks that a failed enqueue fails every
+// accepted request of a batch, and leaves its rejections standing.
+func TestWebhookBatchEnqueueFailure(t *testing.T) {
+	h := &hookSource{dest: *newDest()}
+	p := Pipeline{Name: "hooks", Source: Source{Connection: "src"}, Destination: Destination{Connection: "dst", Object: "o"}}
+	e, err := New(Options{Pipelines: []Pipeline{p}, Queue: failingQueue{openStore(t)}, Connectors: oneConn{batchHookSource{h}}, Owner: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := []*hookCall{
+		{ctx: context.Background(), req: sdk.WebhookRequest{Body: []byte("a")}},
+		{ctx: context.Background(), req: sdk.WebhookRequest{Body: []byte("bad")}},
+		{ctx: context.Background(), req: sdk.WebhookRequest{Body: []byte("b")}},
+	}
+	e.pipelines["hooks"].ingestBatch(batch)
+	for _, i := range []int{0, 2} {
+		if c := batch[i]; c.err == nil || !strings.Contains(c.err.Error(), "disk full") || c.resp.Body != nil {
+			t.Errorf("request %d: %+v, %v; want the enqueue error", i, c.resp, c.err)
+		}
+	}
+	if c := batch[1]; c.err != nil || c.resp.Reject == "" {
+		t.Errorf("the rejected request: %+v, %v", c.resp, c.err)
+	}
+}
