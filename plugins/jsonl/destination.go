@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -77,8 +78,10 @@ func (c *connector) Write(_ context.Context, req sdk.WriteRequest) ([]sdk.WriteR
 	}
 
 	results := make([]sdk.WriteResult, len(req.Records))
-	staged := map[string]*row{} // the batch's changes by key; nil removes
-	var order []string          // staged keys in batch order
+	// staged holds the batch's changes by key (nil removes); order, the
+	// staged keys in batch order.
+	staged := make(map[string]*row, len(req.Records))
+	var order []string
 	for i, rec := range req.Records {
 		var payload json.RawMessage
 		if rec.Key == "" {
@@ -227,8 +230,27 @@ func (t *table) commit(order []string, staged map[string]*row) error {
 
 // appendLine appends the key's envelope line to buf.
 func (r *row) appendLine(buf []byte, key string) []byte {
-	k, _ := marshal(key)
-	return fmt.Appendf(buf, "{\"key\":%s,\"version\":%d,\"record\":%s}\n", k, r.version, r.record)
+	buf = append(buf, `{"key":`...)
+	buf = appendKey(buf, key)
+	buf = append(buf, `,"version":`...)
+	buf = strconv.AppendInt(buf, r.version, 10)
+	buf = append(buf, `,"record":`...)
+	buf = append(buf, r.record...)
+	return append(buf, "}\n"...)
+}
+
+// appendKey appends key as marshal writes it: as it is between quotes when
+// it is printable ASCII without '"' or '\\', else escaped by marshal.
+func appendKey(buf []byte, key string) []byte {
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			k, _ := marshal(key)
+			return append(buf, k...)
+		}
+	}
+	buf = append(buf, '"')
+	buf = append(buf, key...)
+	return append(buf, '"')
 }
 
 // appendSync appends data to the file at path and flushes it to disk.

@@ -30,6 +30,8 @@ type connector struct {
 	mu     sync.Mutex
 	dir    string            // absolute path of the connection's folder
 	tables map[string]*table // destination files by object name
+
+	sources settingsCache // parsed source settings
 }
 
 // Every capability the connector has, checked at compile time.

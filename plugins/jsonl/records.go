@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/weirhq/weir/sdk"
@@ -44,6 +45,37 @@ func parseSettings(raw json.RawMessage) (settings, error) {
 	return s, nil
 }
 
+// settingsCache keeps parsed source settings by their JSON text, which the
+// host sends again with every Read and webhook.
+type settingsCache struct {
+	mu sync.Mutex
+	m  map[string]settings
+}
+
+// settingsCacheSize bounds the number of settings a cache holds.
+const settingsCacheSize = 64
+
+// get returns parseSettings(raw), from the cache when it is there.
+func (sc *settingsCache) get(raw json.RawMessage) (settings, error) {
+	sc.mu.Lock()
+	s, ok := sc.m[string(raw)]
+	sc.mu.Unlock()
+	if ok {
+		return s, nil
+	}
+	s, err := parseSettings(raw)
+	if err != nil {
+		return s, err
+	}
+	sc.mu.Lock()
+	if sc.m == nil || len(sc.m) >= settingsCacheSize {
+		sc.m = make(map[string]settings)
+	}
+	sc.m[string(raw)] = s
+	sc.mu.Unlock()
+	return s, nil
+}
+
 // problem says why a line or webhook element is not a record.
 type problem struct {
 	field string // path of the field at fault, "" for the whole line
@@ -52,8 +84,39 @@ type problem struct {
 
 // parse turns one JSON object into a record: its key, its version when
 // version_field is set (hasVersion), and its payload, which is the object
-// compacted: every number and string stays byte for byte as written.
-func (s settings) parse(text []byte) (rec sdk.Record, hasVersion bool, p *problem) {
+// compacted: every number and string stays byte for byte as written. The
+// payload is copied into a, so it never shares memory with text.
+func (s settings) parse(text []byte, a *arena) (rec sdk.Record, hasVersion bool, p *problem) {
+	f, ok := scanObject(text, s.KeyField, s.VersionField, s.VersionField != "")
+	if !ok {
+		return s.parseSlow(text)
+	}
+	return s.record(text, f, a)
+}
+
+// record is parse of text, an object that scanObject took and found f in.
+func (s settings) record(text []byte, f objectFields, a *arena) (rec sdk.Record, hasVersion bool, p *problem) {
+	key, msg := keyOf(f.a)
+	if msg != "" {
+		return rec, false, s.keyProblem(msg)
+	}
+	rec = sdk.Record{Key: key, Object: s.Object}
+	if s.VersionField != "" {
+		if rec.Version, msg = versionOf(f.b); msg != "" {
+			return sdk.Record{}, false, s.versionProblem(msg)
+		}
+	}
+	if f.spaced {
+		rec.Payload = compact(text)
+	} else {
+		rec.Payload = a.copy(text)
+	}
+	return rec, s.VersionField != "", nil
+}
+
+// parseSlow is parse by encoding/json, for the lines scanObject does not
+// take: malformed ones, ones that are not objects and very deep ones.
+func (s settings) parseSlow(text []byte) (rec sdk.Record, hasVersion bool, p *problem) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(text, &fields); err != nil || fields == nil {
 		var typeErr *json.UnmarshalTypeError
@@ -64,7 +127,7 @@ func (s settings) parse(text []byte) (rec sdk.Record, hasVersion bool, p *proble
 	}
 	key, msg := keyOf(fields[s.KeyField])
 	if msg != "" {
-		return rec, false, &problem{field: s.KeyField, msg: fmt.Sprintf("key field %q %s", s.KeyField, msg)}
+		return rec, false, s.keyProblem(msg)
 	}
 	rec = sdk.Record{Key: key, Object: s.Object, Payload: compact(text)}
 	if s.VersionField == "" {
@@ -72,9 +135,20 @@ func (s settings) parse(text []byte) (rec sdk.Record, hasVersion bool, p *proble
 	}
 	rec.Version, msg = versionOf(fields[s.VersionField])
 	if msg != "" {
-		return sdk.Record{}, false, &problem{field: s.VersionField, msg: fmt.Sprintf("version field %q %s", s.VersionField, msg)}
+		return sdk.Record{}, false, s.versionProblem(msg)
 	}
 	return rec, true, nil
+}
+
+// keyProblem is the problem of a key field that keyOf refused with msg.
+func (s settings) keyProblem(msg string) *problem {
+	return &problem{field: s.KeyField, msg: fmt.Sprintf("key field %q %s", s.KeyField, msg)}
+}
+
+// versionProblem is the problem of a version field that versionOf refused
+// with msg.
+func (s settings) versionProblem(msg string) *problem {
+	return &problem{field: s.VersionField, msg: fmt.Sprintf("version field %q %s", s.VersionField, msg)}
 }
 
 // keyOf returns a key written as a JSON string (its text) or a JSON number
@@ -84,7 +158,8 @@ func keyOf(raw json.RawMessage) (key, msg string) {
 	case raw == nil:
 		return "", "is missing"
 	case raw[0] == '"':
-		if err := json.Unmarshal(raw, &key); err != nil || key == "" {
+		key, err := unquote(raw)
+		if err != nil || key == "" {
 			return "", "is empty"
 		}
 		return key, ""
@@ -101,8 +176,7 @@ func versionOf(raw json.RawMessage) (int64, string) {
 		return 0, "is missing"
 	}
 	if raw[0] == '"' {
-		var s string
-		if err := json.Unmarshal(raw, &s); err == nil {
+		if s, err := unquote(raw); err == nil {
 			if t, err := time.Parse(time.RFC3339, s); err == nil {
 				return sdk.VersionFromTime(t), ""
 			}
@@ -133,8 +207,11 @@ func errorRecord(key string, version int64, object string, text []byte, p *probl
 }
 
 // compact returns JSON text without insignificant spaces (and nil when it is
-// not JSON). Numbers and strings are left exactly as written.
+// not JSON), in new memory. Numbers and strings are left exactly as written.
 func compact(text []byte) json.RawMessage {
+	if compactValue(text) {
+		return bytes.Clone(text)
+	}
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, text); err != nil {
 		return nil
@@ -157,4 +234,25 @@ func marshal(v any) ([]byte, error) {
 // trim removes JSON white space (and a "\r" before "\n") around a line.
 func trim(line []byte) []byte {
 	return bytes.Trim(line, " \t\r\n")
+}
+
+// arena hands out copies of byte slices from shared blocks, so that a batch
+// of records costs a few allocations instead of one per payload.
+type arena struct {
+	block []byte
+}
+
+// arenaMax bounds the size of an arena's blocks.
+const arenaMax = 256 << 10
+
+// copy returns a copy of b. Its capacity ends with it: appending to it
+// never writes over another copy.
+func (a *arena) copy(b []byte) []byte {
+	if cap(a.block)-len(a.block) < len(b) {
+		size := min(max(2*cap(a.block), 4<<10), arenaMax)
+		a.block = make([]byte, 0, max(size, len(b)))
+	}
+	start := len(a.block)
+	a.block = append(a.block, b...)
+	return a.block[start:len(a.block):len(a.block)]
 }

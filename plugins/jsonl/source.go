@@ -17,6 +17,9 @@ import (
 // defaultBatch is the batch size when the host does not set MaxRecords.
 const defaultBatch = 1000
 
+// readBuffer is the size of the buffer a source file is read through.
+const readBuffer = 64 << 10
+
 // cursor is where a source stopped: after Offset bytes, which hold Line
 // lines, of File, having consumed Seq lines from the start of the stream.
 // The host stores it as opaque bytes and hands it back to Read.
@@ -43,7 +46,7 @@ type cursor struct {
 //     "<file>:<line>" with metadata "weir.error", for the host to
 //     dead-letter; the source does not stop on it.
 func (c *connector) Read(ctx context.Context, req sdk.ReadRequest) (sdk.ReadResult, error) {
-	s, err := parseSettings(req.Source)
+	s, err := c.sources.get(req.Source)
 	if err != nil {
 		return sdk.ReadResult{}, err
 	}
@@ -62,6 +65,7 @@ func (c *connector) Read(ctx context.Context, req sdk.ReadRequest) (sdk.ReadResu
 		return sdk.ReadResult{}, err
 	}
 	var res sdk.ReadResult
+	var payloads arena
 	for i, name := range names {
 		if err := ctx.Err(); err != nil {
 			return sdk.ReadResult{}, err
@@ -69,7 +73,7 @@ func (c *connector) Read(ctx context.Context, req sdk.ReadRequest) (sdk.ReadResu
 		if name != cur.File {
 			cur = cursor{File: name, Seq: cur.Seq}
 		}
-		full, err := c.readFile(&cur, s, i == len(names)-1, limit, &res.Records)
+		full, err := c.readFile(&cur, s, i == len(names)-1, limit, &res.Records, &payloads)
 		if err != nil {
 			return sdk.ReadResult{}, err
 		}
@@ -104,8 +108,9 @@ func (c *connector) sourceFiles(pattern, from string) ([]string, error) {
 
 // readFile appends the records of cur.File after cur to out until out holds
 // limit records, moving cur past every line it consumes. It reports whether it
-// stopped for lack of room with a line left to read.
-func (c *connector) readFile(cur *cursor, s settings, newest bool, limit int, out *[]sdk.Record) (full bool, err error) {
+// stopped for lack of room with a line left to read. The payloads are
+// copied into a.
+func (c *connector) readFile(cur *cursor, s settings, newest bool, limit int, out *[]sdk.Record, a *arena) (full bool, err error) {
 	dir, err := c.folder()
 	if err != nil {
 		return false, err
@@ -121,9 +126,19 @@ func (c *connector) readFile(cur *cursor, s settings, newest bool, limit int, ou
 	if _, err := f.Seek(cur.Offset, io.SeekStart); err != nil {
 		return false, err
 	}
-	r := bufio.NewReader(f)
+	r := bufio.NewReaderSize(f, readBuffer)
+	var long []byte // a line longer than r's buffer
 	for {
-		line, err := r.ReadBytes('\n')
+		// line is valid until the next read: nothing kept refers to it.
+		line, err := r.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			long = append(long[:0], line...)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				line, err = r.ReadSlice('\n')
+				long = append(long, line...)
+			}
+			line = long
+		}
 		if err != nil && !errors.Is(err, io.EOF) {
 			return false, err
 		}
@@ -138,14 +153,15 @@ func (c *connector) readFile(cur *cursor, s settings, newest bool, limit int, ou
 		cur.Line++
 		cur.Seq++
 		if len(text) > 0 {
-			*out = append(*out, s.sourceRecord(*cur, text))
+			*out = append(*out, s.sourceRecord(*cur, text, a))
 		}
 	}
 }
 
-// sourceRecord is the record of the line just consumed at cur.
-func (s settings) sourceRecord(cur cursor, text []byte) sdk.Record {
-	rec, hasVersion, p := s.parse(text)
+// sourceRecord is the record of the line just consumed at cur, its payload
+// copied into a.
+func (s settings) sourceRecord(cur cursor, text []byte, a *arena) sdk.Record {
+	rec, hasVersion, p := s.parse(text, a)
 	if p != nil {
 		return errorRecord(fmt.Sprintf("%s:%d", cur.File, cur.Line), cur.Seq, s.Object, text, p)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/weirhq/weir/sdk"
@@ -21,20 +22,29 @@ import (
 // element at fault: the host answers 400 and stores nothing. Otherwise the
 // answer, sent once the records are stored, is 200 {"accepted":N}.
 func (c *connector) DecodeWebhook(_ context.Context, req sdk.WebhookRequest) (sdk.WebhookResponse, error) {
-	s, err := parseSettings(req.Source)
+	s, err := c.sources.get(req.Source)
 	if err != nil {
 		return sdk.WebhookResponse{}, err
 	}
-	items, reject := splitBody(req.Body)
+	items, reject := splitBody(req.Body, s)
 	if reject != "" {
 		return sdk.WebhookResponse{Reject: reject}, nil
 	}
 	received := sdk.VersionFromTime(time.Now())
 	recs := make([]sdk.Record, 0, len(items))
+	// Every payload fits in one block: none is longer than its item.
+	payloads := arena{block: make([]byte, 0, len(req.Body))}
 	for i, it := range items {
-		rec, hasVersion, p := s.parse(it.text)
+		var rec sdk.Record
+		var hasVersion bool
+		var p *problem
+		if it.scanned {
+			rec, hasVersion, p = s.record(it.text, it.fields, &payloads)
+		} else {
+			rec, hasVersion, p = s.parse(it.text, &payloads)
+		}
 		if p != nil {
-			return sdk.WebhookResponse{Reject: it.where + ": " + p.msg}, nil
+			return sdk.WebhookResponse{Reject: it.where() + ": " + p.msg}, nil
 		}
 		if !hasVersion {
 			rec.Version = received + int64(i)
@@ -45,28 +55,95 @@ func (c *connector) DecodeWebhook(_ context.Context, req sdk.WebhookRequest) (sd
 		Records: recs,
 		Status:  http.StatusOK,
 		Headers: map[string][]string{"Content-Type": {"application/json"}},
-		Body:    fmt.Appendf(nil, `{"accepted":%d}`, len(recs)),
+		Body:    append(strconv.AppendInt([]byte(`{"accepted":`), int64(len(recs)), 10), '}'),
 	}, nil
 }
 
-// item is one object of a webhook body and where it is ("line 3",
-// "element [2]").
+// item is one object of a webhook body and where it is: line n (from 1) of
+// a body of lines, or element n (from 0) of an array.
 type item struct {
-	where string
-	text  []byte
+	n       int
+	element bool
+	text    []byte
+	// scanned is set when text is an object that scanObject would take,
+	// and fields is what it found.
+	scanned bool
+	fields  objectFields
 }
 
-// splitBody splits a body into its objects, or says why it cannot.
-func splitBody(body []byte) (items []item, reject string) {
+// where names the item's place in the body ("line 3", "element [2]").
+func (it item) where() string {
+	if it.element {
+		return "element [" + strconv.Itoa(it.n) + "]"
+	}
+	return "line " + strconv.Itoa(it.n)
+}
+
+// splitBody splits a body into its objects, or says why it cannot. The
+// elements of an array are scanned for the fields of s on the way.
+func splitBody(body []byte, s settings) (items []item, reject string) {
 	body = trim(body)
 	if len(body) == 0 || body[0] != '[' {
-		for n, line := range bytes.Split(body, []byte("\n")) {
+		items = make([]item, 0, bytes.Count(body, []byte("\n"))+1)
+		for n := 1; ; n++ {
+			line, rest, more := bytes.Cut(body, []byte("\n"))
 			if text := trim(line); len(text) > 0 {
-				items = append(items, item{fmt.Sprintf("line %d", n+1), text})
+				items = append(items, item{n: n, text: text})
 			}
+			if !more {
+				return items, ""
+			}
+			body = rest
 		}
+	}
+	if items, ok := splitArray(body, s); ok {
 		return items, ""
 	}
+	return splitArrayDecoder(body)
+}
+
+// splitArray splits a JSON array, with no white space around it, into its
+// elements, if the scanner accepts it. Objects are scanned for the fields
+// of set as they are skipped.
+func splitArray(body []byte, set settings) (items []item, ok bool) {
+	s := scanner{data: body, i: 1}
+	s.space()
+	if s.next() == ']' {
+		return nil, s.i+1 == len(body)
+	}
+	for n := 0; ; n++ {
+		it := item{n: n, element: true}
+		start := s.i
+		if s.next() == '{' {
+			it.fields, it.scanned = s.fields(set.KeyField, set.VersionField, set.VersionField != "")
+			ok = it.scanned
+		} else {
+			ok = s.value(1)
+		}
+		if !ok {
+			return nil, false
+		}
+		it.text = body[start:s.i:s.i]
+		items = append(items, it)
+		s.space()
+		switch s.next() {
+		case ',':
+			s.i++
+			s.space()
+		case ']':
+			if s.i+1 != len(body) {
+				return nil, false
+			}
+			return items, true
+		default:
+			return nil, false
+		}
+	}
+}
+
+// splitArrayDecoder is splitArray by encoding/json, which names what is
+// wrong with a body splitArray does not take.
+func splitArrayDecoder(body []byte) (items []item, reject string) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	_, _ = dec.Token() // the "["
 	for i := 0; dec.More(); i++ {
@@ -74,7 +151,7 @@ func splitBody(body []byte) (items []item, reject string) {
 		if err := dec.Decode(&raw); err != nil {
 			return nil, fmt.Sprintf("element [%d]: invalid JSON: %v", i, err)
 		}
-		items = append(items, item{fmt.Sprintf("element [%d]", i), raw})
+		items = append(items, item{n: i, element: true, text: raw})
 	}
 	if _, err := dec.Token(); err != nil {
 		return nil, fmt.Sprintf("the JSON array is not closed: %v", err)
