@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -93,13 +94,16 @@ func (c *connector) Configure(_ context.Context, cfg sdk.Config, host sdk.Host) 
 	if err != nil || timeout <= 0 {
 		return fmt.Errorf("timeout %q is not a positive duration", conf.Timeout)
 	}
-	token := conf.Token
+	var authorization string
+	if conf.Token != "" {
+		authorization = "Bearer " + conf.Token
+	}
 	client := &sdk.HTTPClient{
 		Host: host,
 		HTTP: &http.Client{Timeout: timeout, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
 		Auth: func(_ context.Context, req *http.Request, _ bool) error {
-			if token != "" {
-				req.Header.Set("Authorization", "Bearer "+token)
+			if authorization != "" {
+				req.Header.Set("Authorization", authorization)
 			}
 			return nil
 		},
@@ -123,7 +127,8 @@ func (c *connector) Check(ctx context.Context) error {
 	return nil
 }
 
-// envelope is what one record looks like on the wire.
+// envelope is what one record looks like on the wire. appendEnvelope
+// writes it without reflection; json.Marshal of it is the reference.
 type envelope struct {
 	Key     string          `json:"key"`
 	Version int64           `json:"version"`
@@ -151,8 +156,10 @@ func (c *connector) Write(ctx context.Context, req sdk.WriteRequest) ([]sdk.Writ
 	for start := 0; start < len(req.Records); start += c.cfg.Batch {
 		chunk := req.Records[start:min(start+c.cfg.Batch, len(req.Records))]
 		created, err := c.send(ctx, target, chunk)
+		// The chunk's records share one result; classify err once.
+		res := sdk.ResultFor("", err)
 		for i, r := range chunk {
-			res := sdk.ResultFor(r.Key, err)
+			res.Key = r.Key
 			if err == nil {
 				res.ID, res.Created = r.Key, created
 			}
@@ -166,30 +173,17 @@ func (c *connector) Write(ctx context.Context, req sdk.WriteRequest) ([]sdk.Writ
 }
 
 func (c *connector) send(ctx context.Context, target string, recs []sdk.Record) (created bool, err error) {
-	envs := make([]envelope, len(recs))
-	keys := make([]string, len(recs))
-	for i, r := range recs {
-		if !json.Valid(r.Payload) {
-			return false, sdk.Permanent("INVALID_JSON", "the record is not valid JSON", "record")
-		}
-		envs[i] = envelope{Key: r.Key, Version: r.Version, Op: r.Op.String(), Object: r.Object, Record: r.Payload}
-		keys[i] = fmt.Sprintf("%s:%d", r.Key, r.Version)
-	}
-	var body []byte
-	if c.cfg.Batch == 1 {
-		body, err = json.Marshal(envs[0])
-	} else {
-		body, err = json.Marshal(envs)
-	}
+	body, err := appendBody(make([]byte, 0, bodySize(recs)), recs, c.cfg.Batch == 1)
 	if err != nil {
-		return false, sdk.Permanent("INVALID_JSON", err.Error(), "record")
+		return false, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
 		return false, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Idempotency-Key", strings.Join(keys, ","))
+	// Canonical names set directly, as Header.Set would.
+	req.Header["Content-Type"] = []string{"application/json"}
+	req.Header["Idempotency-Key"] = []string{idempotencyKey(recs)}
 	for k, v := range c.cfg.Headers {
 		req.Header.Set(k, v)
 	}
@@ -198,6 +192,27 @@ func (c *connector) send(ctx context.Context, target string, recs []sdk.Record) 
 		return false, err
 	}
 	return resp.StatusCode == http.StatusCreated, nil
+}
+
+// idempotencyKey returns the Idempotency-Key header of recs: key:version
+// of each, comma-separated.
+func idempotencyKey(recs []sdk.Record) string {
+	n := 0
+	for i := range recs {
+		n += len(recs[i].Key) + 22
+	}
+	var b strings.Builder
+	b.Grow(n)
+	var num [20]byte
+	for i := range recs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(recs[i].Key)
+		b.WriteByte(':')
+		b.Write(strconv.AppendInt(num[:0], recs[i].Version, 10))
+	}
+	return b.String()
 }
 
 // Lookup POSTs the query to <url>/<object> at the request's priority and

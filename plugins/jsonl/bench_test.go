@@ -10,8 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/weirhq/weir/internal/cputime"
 	"github.com/weirhq/weir/sdk"
 )
 
@@ -56,7 +56,8 @@ func benchRead(b *testing.B, source string) {
 	b.SetBytes(int64(len(benchLine(0)) + 1))
 	b.ReportAllocs()
 	b.ResetTimer()
-	defer cpuPerOp(b, cpuTime())
+	cpu0, cpuOK := cputime.Process()
+	defer func() { cputime.ReportSince(b, cpu0, cpuOK, b.N, "cpu-ns/op") }()
 	var cur []byte
 	for done := 0; done < b.N; {
 		res, err := c.Read(context.Background(), sdk.ReadRequest{Source: json.RawMessage(source), Cursor: cur, MaxRecords: min(2000, b.N-done)})
@@ -75,15 +76,6 @@ func benchRead(b *testing.B, source string) {
 	}
 }
 
-// cpuPerOp reports the process's CPU time (all threads, the garbage
-// collector's included) per op since start, as cpu-ns/op: unlike ns/op it
-// does not grow when other processes share the CPUs.
-func cpuPerOp(b *testing.B, start time.Duration) {
-	if end := cpuTime(); end > 0 && b.N > 0 {
-		b.ReportMetric(float64(end-start)/float64(b.N), "cpu-ns/op")
-	}
-}
-
 func BenchmarkRead1KB(b *testing.B) { benchRead(b, `{}`) }
 
 func BenchmarkRead1KBVersionField(b *testing.B) {
@@ -95,7 +87,8 @@ func benchWebhook(b *testing.B, body []byte, want int) {
 	req := sdk.WebhookRequest{Source: json.RawMessage(`{"key_field":"id"}`), Method: "POST", Body: body}
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
-	defer cpuPerOp(b, cpuTime())
+	cpu0, cpuOK := cputime.Process()
+	defer func() { cputime.ReportSince(b, cpu0, cpuOK, b.N, "cpu-ns/op") }()
 	for b.Loop() {
 		res, err := c.DecodeWebhook(context.Background(), req)
 		if err != nil || res.Reject != "" || len(res.Records) != want {
@@ -135,7 +128,8 @@ func BenchmarkWriteAppend1KB(b *testing.B) {
 	recs := make([]sdk.Record, 0, 1000)
 	n := 0
 	b.ResetTimer()
-	defer cpuPerOp(b, cpuTime())
+	cpu0, cpuOK := cputime.Process()
+	defer func() { cputime.ReportSince(b, cpu0, cpuOK, b.N, "cpu-ns/op") }()
 	for done := 0; done < b.N; {
 		recs = recs[:0]
 		for range min(1000, b.N-done) {
