@@ -3,7 +3,9 @@ package redis
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -244,4 +246,100 @@ func TestBurst(t *testing.T) {
 		t.Fatalf("Stats = %+v, %v", st, err)
 	}
 	t.Logf("%d single-record enqueues from %d goroutines in %s", orders, clients, elapsed.Round(time.Millisecond))
+}
+
+// redisCPU returns the Redis server's CPU time (user + system) and the
+// time spent inside EVALSHA calls (INFO commandstats), in µs.
+func redisCPU(b *testing.B, c goredis.UniversalClient) (cpu, evalsha float64) {
+	b.Helper()
+	info, err := c.Info(context.Background(), "cpu", "commandstats").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for line := range strings.SplitSeq(info, "\n") {
+		line = strings.TrimSpace(line)
+		if v, ok := strings.CutPrefix(line, "used_cpu_user:"); ok {
+			cpu += atof(v) * 1e6
+		} else if v, ok := strings.CutPrefix(line, "used_cpu_sys:"); ok {
+			cpu += atof(v) * 1e6
+		} else if v, ok := strings.CutPrefix(line, "cmdstat_evalsha:"); ok {
+			for f := range strings.SplitSeq(v, ",") {
+				if u, ok := strings.CutPrefix(f, "usec="); ok {
+					evalsha = atof(u)
+				}
+			}
+		}
+	}
+	return cpu, evalsha
+}
+
+func atof(s string) float64 {
+	f, _ := strconv.ParseFloat(s, 64)
+	return f
+}
+
+// BenchmarkRedisCPU measures the Redis CPU each script costs per record:
+// per round, one Enqueue of 2,000 records of 1 KB, then 20 Leases of 100,
+// then 20 Settles of 100 acks, each phase timed on its own. cpu is the
+// server process's CPU (parsing, replies and commands sent besides the
+// scripts included): the figure to compare. script is the time inside
+// EVALSHA only, as wall time (it includes preemption). Unless
+// WEIR_TEST_REDIS_URL is set, it runs on a redis-server of its own when one
+// can be started, so that nothing else shares the counters.
+func BenchmarkRedisCPU(b *testing.B) {
+	ctx := context.Background()
+	url := testURL(b)
+	if os.Getenv("WEIR_TEST_REDIS_URL") == "" && haveRedisServer() {
+		url = startServer(b).url()
+	}
+	s := openTest(b, url)
+	defer s.Close()
+	var cpu, script [3]float64
+	measure := func(i int, f func()) {
+		c0, e0 := redisCPU(b, s.rdb)
+		f()
+		c1, e1 := redisCPU(b, s.rdb)
+		cpu[i] += c1 - c0
+		script[i] += e1 - e0
+	}
+	const round = 2000
+	n := 0
+	b.ResetTimer()
+	for ; n < b.N; n += round {
+		recs := make([]store.Record, round)
+		for j := range recs {
+			recs[j] = store.Record{Key: fmt.Sprintf("order-%d", n+j), Version: 1, Payload: payload1K}
+		}
+		measure(0, func() {
+			if _, err := s.Enqueue(ctx, "orders", recs, nil); err != nil {
+				b.Fatal(err)
+			}
+		})
+		var leases [][]store.Lease
+		measure(1, func() {
+			for range round / 100 {
+				ls, err := s.Lease(ctx, "orders", "w", 100, time.Minute)
+				if err != nil || len(ls) != 100 {
+					b.Fatalf("Lease = %d, %v", len(ls), err)
+				}
+				leases = append(leases, ls)
+			}
+		})
+		measure(2, func() {
+			for _, ls := range leases {
+				outs := make([]store.Outcome, len(ls))
+				for j, l := range ls {
+					outs[j] = store.Outcome{Lease: l, Kind: store.Acked}
+				}
+				if err := s.Settle(ctx, outs); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	for i, name := range []string{"enqueue", "lease", "settle"} {
+		b.ReportMetric(cpu[i]/float64(n), name+"-cpu-µs/rec")
+		b.ReportMetric(script[i]/float64(n), name+"-script-µs/rec")
+	}
+	b.ReportMetric((cpu[0]+cpu[1]+cpu[2])/float64(n), "cycle-cpu-µs/rec")
 }

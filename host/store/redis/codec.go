@@ -2,6 +2,7 @@ package redis
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -206,4 +207,77 @@ func escapeName(name string) string {
 		head = head[:len(head)-2+i] // do not cut an escape in half
 	}
 	return string(head) + "~" + hex.EncodeToString(sum[:16])
+}
+
+// handlePrefix returns a random prefix for a Store's record handles: 64
+// bits in base 36, then '.'.
+func handlePrefix() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return strconv.FormatUint(binary.LittleEndian.Uint64(b[:]), 36) + "."
+}
+
+// handle returns a new record handle, unique among all Stores'.
+func (s *Store) handle() string {
+	return s.hprefix + strconv.FormatUint(s.hseq.Add(1), 36)
+}
+
+// Entry states (see scripts.go) hold numbers as fixed-width decimals.
+const (
+	tokenDigits = 14
+	timeDigits  = 16
+	// maxMicros caps stored times: doubles hold it exactly and 16 digits
+	// hold it (year 2255).
+	maxMicros = 9_000_000_000_000_000
+)
+
+// fenceString is a lease's token and owner length as entry states hold
+// them; a token or owner too long for them matches none.
+func fenceString(token uint64, owner string) string {
+	return fmt.Sprintf("%0*d%06d", tokenDigits, token, len(owner))
+}
+
+// timeString is a time as entry states hold it: micros, capped.
+func timeString(t time.Time) string {
+	return fmt.Sprintf("%0*d", timeDigits, min(micros(t), maxMicros))
+}
+
+// stateTail is the end of a new entry's state: the length of handle and
+// key, the handle's length, handle and key.
+func stateTail(h, key string) string {
+	return fmt.Sprintf("%04d%02d", len(h)+len(key), len(h)) + h + key
+}
+
+// leasedState is what Lease reads from a leased entry's state.
+type leasedState struct {
+	attempt   int
+	token     uint64
+	enqueued  int64
+	handle    string
+	lastError string
+}
+
+// parseLeased reads a leased entry's state as the lease script wrote it.
+func parseLeased(s string) (leasedState, bool) {
+	var st leasedState
+	if len(s) < 102 || (s[0] != 'L' && s[0] != 'M') {
+		return st, false
+	}
+	num := func(from, to int) (uint64, bool) {
+		n, err := strconv.ParseUint(s[from-1:to], 10, 64)
+		return n, err == nil
+	}
+	tok, ok1 := num(18, 31)
+	ol, ok2 := num(32, 37)
+	att, ok3 := num(38, 47)
+	enq, ok4 := num(81, 96)
+	hk, ok5 := num(97, 100)
+	hl, ok6 := num(101, 102)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || hl > hk || uint64(len(s)) < 102+hk+ol {
+		return st, false
+	}
+	st.token, st.attempt, st.enqueued = tok, int(att), int64(enq)
+	st.handle = s[102 : 102+hl]
+	st.lastError = s[102+hk : uint64(len(s))-ol]
+	return st, true
 }

@@ -7,30 +7,41 @@ import (
 	"strings"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/weirhq/weir/host/store"
 )
 
 // defaultPage is the page size of DeadLetters when none is given.
 const defaultPage = 100
 
+// deadLetterHandle returns the record handle in a dead letter's details.
+func deadLetterHandle(details string) (string, bool) {
+	f := strings.SplitN(details, "|", 6)
+	if len(f) != 6 || f[4] == "" {
+		return "", false
+	}
+	return f[4], true
+}
+
 // decodeDeadLetter builds a dead letter from its stored details
-// ("attempts|at|version|enqueued|len|" + key + "len|" + reason + field, see
-// settleScript) and encoded record. The record carries the key and version
-// too; the details' copies serve the replay script.
+// ("attempts|at|version|enqueued|handle|len|" + key + "len|" + reason +
+// field, see settleScript) and encoded record. The record carries the key
+// and version too; the details' copies serve the replay script.
 func decodeDeadLetter(pipeline, id, details, rec string) (store.DeadLetter, error) {
 	d := store.DeadLetter{ID: id, Pipeline: pipeline}
-	f := strings.SplitN(details, "|", 6)
-	if len(f) != 6 {
+	f := strings.SplitN(details, "|", 7)
+	if len(f) != 7 {
 		return d, errCorrupt
 	}
 	d.Attempts = atoi(f[0])
 	d.At = time.UnixMicro(atoi64(f[1]))
 	d.EnqueuedAt = time.UnixMicro(atoi64(f[3]))
-	klen, err := strconv.Atoi(f[4])
-	if err != nil || klen < 0 || klen > len(f[5]) {
+	klen, err := strconv.Atoi(f[5])
+	if err != nil || klen < 0 || klen > len(f[6]) {
 		return d, errCorrupt
 	}
-	n, rest, ok := strings.Cut(f[5][klen:], "|")
+	n, rest, ok := strings.Cut(f[6][klen:], "|")
 	rlen, err := strconv.Atoi(n)
 	if !ok || err != nil || rlen < 0 || rlen > len(rest) {
 		return d, errCorrupt
@@ -84,14 +95,27 @@ func (s *Store) DeadLetterByID(ctx context.Context, pipeline, id string) (store.
 		return store.DeadLetter{}, err
 	}
 	defer leave()
-	vals, err := s.rdb.HMGet(ctx, s.pipe(pipeline).ent, "d"+id, "r"+id).Result()
+	ent := s.pipe(pipeline).ent
+	details, err := s.rdb.HGet(ctx, ent, "d"+id).Result()
+	if err == goredis.Nil {
+		return store.DeadLetter{}, store.ErrNotFound
+	}
 	if err != nil {
 		return store.DeadLetter{}, s.wrap("dead letter", err)
 	}
-	details, ok1 := vals[0].(string)
-	rec, ok2 := vals[1].(string)
-	if !ok1 || !ok2 {
+	h, ok := deadLetterHandle(details)
+	if !ok {
+		return store.DeadLetter{}, s.wrap("dead letter", fmt.Errorf("dead letter %s: %w", id, errCorrupt))
+	}
+	// A handle is never reused for another record, so this is the dead
+	// letter's record unless it was dropped or replayed and settled
+	// meanwhile.
+	rec, err := s.rdb.HGet(ctx, ent, "r"+h).Result()
+	if err == goredis.Nil {
 		return store.DeadLetter{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.DeadLetter{}, s.wrap("dead letter", err)
 	}
 	d, err := decodeDeadLetter(pipeline, id, details, rec)
 	if err != nil {

@@ -26,6 +26,9 @@ const (
 	// deadChunk bounds the dead letters handled per Replay or Drop script
 	// call.
 	deadChunk = 256
+	// maxOwnerLen bounds a lease owner's length, which entry states hold
+	// in 6 digits.
+	maxOwnerLen = 999_999
 )
 
 // pipeKeys are a pipeline's keys, all with the same hash tag, and its
@@ -70,12 +73,13 @@ func checkName(what, name string) error {
 // enqueueCall is one Enqueue call (or one chunk of a large one) as a group
 // of the enqueue script.
 type enqueueCall struct {
-	args  []any // the group's script arguments
-	bytes int
-	nrec  int
-	res   store.EnqueueResult
-	err   error
-	done  chan struct{}
+	args   []any // the group's script arguments
+	fields []any // r<handle>, encoded record pairs, written before the script
+	bytes  int
+	nrec   int
+	res    store.EnqueueResult
+	err    error
+	done   chan struct{}
 }
 
 // batcher is a pipeline's group committer: while one script call runs,
@@ -116,7 +120,7 @@ func (s *Store) Enqueue(ctx context.Context, pipeline string, recs []store.Recor
 	}
 	defer leave()
 	p := s.pipe(pipeline)
-	calls := splitEnqueue(recs, cp)
+	calls := s.splitEnqueue(recs, cp)
 	var res store.EnqueueResult
 	for _, c := range calls {
 		if len(calls) == 1 {
@@ -136,7 +140,7 @@ func (s *Store) Enqueue(ctx context.Context, pipeline string, recs []store.Recor
 
 // splitEnqueue encodes records into groups within the batch limits; the
 // checkpoint goes with the last, the leadership check with every one.
-func splitEnqueue(recs []store.Record, cp *store.Checkpoint) []*enqueueCall {
+func (s *Store) splitEnqueue(recs []store.Record, cp *store.Checkpoint) []*enqueueCall {
 	var calls []*enqueueCall
 	size := 0
 	for i := range recs {
@@ -152,7 +156,9 @@ func splitEnqueue(recs []store.Record, cp *store.Checkpoint) []*enqueueCall {
 				tok = strconv.FormatUint(cp.Token, 10)
 			}
 		}
-		c.args = append(make([]any, 0, 5+3*min(len(recs), maxGroupRecords)), 0, "0", src, "", tok)
+		n := min(len(recs), maxGroupRecords)
+		c.args = append(make([]any, 0, 5+3*n), 0, "0", src, "", tok)
+		c.fields = make([]any, 0, 2*n)
 		calls = append(calls, c)
 		return c
 	}
@@ -169,7 +175,9 @@ func splitEnqueue(recs []store.Record, cp *store.Checkpoint) []*enqueueCall {
 		at := len(buf)
 		buf = encodeRecord(buf, r) // n is an upper bound: no reallocation
 		enc := buf[at:len(buf):len(buf)]
-		c.args = append(c.args, r.Key, versionString(r.Version), enc)
+		h := s.handle()
+		c.args = append(c.args, r.Key, versionString(r.Version), stateTail(h, r.Key))
+		c.fields = append(c.fields, "r"+h, enc)
 		c.nrec++
 		c.bytes += n
 	}
@@ -249,16 +257,19 @@ func isDone(c *enqueueCall) bool {
 // completes them. It does not use any caller's context: one caller giving
 // up must not fail the others; the client's timeouts bound it.
 func (s *Store) runEnqueue(p *pipeKeys, batch []*enqueueCall) {
-	n := 1
+	n, nf := 1, 0
 	for _, c := range batch {
 		n += len(c.args)
+		nf += len(c.fields)
 	}
 	args := make([]any, 0, n)
 	args = append(args, len(batch))
+	fields := make([]any, 0, nf)
 	for _, c := range batch {
 		args = append(args, c.args...)
+		fields = append(fields, c.fields...)
 	}
-	vals, err := enqueueScript.Run(context.Background(), s.rdb, p.enqueueKeys, args...).StringSlice()
+	vals, err := s.runEnqueueTx(p, fields, args)
 	if err == nil && len(vals) != 4*len(batch) {
 		err = fmt.Errorf("enqueue script returned %d values for %d groups", len(vals), len(batch))
 	}
@@ -273,6 +284,33 @@ func (s *Store) runEnqueue(p *pipeKeys, batch []*enqueueCall) {
 			c.res = store.EnqueueResult{Accepted: atoi(vals[4*i+1]), Coalesced: atoi(vals[4*i+2]), Stale: atoi(vals[4*i+3])}
 		}
 		close(c.done)
+	}
+}
+
+// runEnqueueTx writes the records' fields and runs the enqueue script in
+// one MULTI/EXEC, so that the records never pass through Lua. If the
+// script is not loaded, it loads it and runs the transaction again: the
+// fields are written again with the same values.
+func (s *Store) runEnqueueTx(p *pipeKeys, fields, args []any) ([]string, error) {
+	ctx := context.Background()
+	if len(fields) == 0 {
+		return enqueueScript.Run(ctx, s.rdb, p.enqueueKeys, args...).StringSlice()
+	}
+	for try := 0; ; try++ {
+		tx := s.rdb.TxPipeline()
+		tx.HSet(ctx, p.ent, fields...)
+		res := tx.EvalSha(ctx, enqueueScript.Hash(), p.enqueueKeys, args...)
+		_, err := tx.Exec(ctx)
+		if err != nil && try == 0 && goredis.HasErrorPrefix(res.Err(), "NOSCRIPT") {
+			if err := enqueueScript.Load(ctx, s.rdb).Err(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return res.StringSlice()
 	}
 }
 
@@ -302,6 +340,9 @@ func (s *Store) Lease(ctx context.Context, pipeline, owner string, max int, ttl 
 	if ttl <= 0 {
 		return nil, store.Invalid("lease ttl %s is not positive", ttl)
 	}
+	if len(owner) > maxOwnerLen {
+		return nil, store.Invalid("lease owner %.40q... is longer than %d bytes", owner, maxOwnerLen)
+	}
 	if max <= 0 {
 		return nil, ctx.Err()
 	}
@@ -316,27 +357,52 @@ func (s *Store) Lease(ctx context.Context, pipeline, owner string, max int, ttl 
 	if err != nil {
 		return nil, s.wrap("lease", err)
 	}
-	if len(vals)%6 != 1 {
+	if len(vals)%2 != 1 {
 		return nil, s.wrap("lease", errCorrupt)
 	}
 	expires := time.UnixMicro(atoi64(vals[0]))
-	out := make([]store.Lease, 0, len(vals)/6)
-	for i := 1; i < len(vals); i += 6 {
-		rec, err := decodeRecord(vals[i+1])
-		if err != nil {
-			return nil, s.wrap("lease", fmt.Errorf("entry %s: %w", vals[i], err))
+	if len(vals) == 1 {
+		return []store.Lease{}, nil
+	}
+	states := make([]leasedState, 0, len(vals)/2)
+	fields := make([]string, 0, len(vals)/2)
+	for i := 1; i < len(vals); i += 2 {
+		st, ok := parseLeased(vals[i+1])
+		if !ok {
+			return nil, s.wrap("lease", fmt.Errorf("entry %s: %w", vals[i], errCorrupt))
 		}
-		tok, _ := strconv.ParseUint(vals[i+4], 10, 64)
+		states = append(states, st)
+		fields = append(fields, "r"+st.handle)
+	}
+	// Records are immutable under their handle, so reading them after the
+	// script is safe. One that is gone was settled by another owner after
+	// this lease was lost (nothing else deletes a leased entry's record):
+	// that lease is lost and left out.
+	recs, err := s.rdb.HMGet(ctx, p.ent, fields...).Result()
+	if err != nil {
+		return nil, s.wrap("lease", err)
+	}
+	out := make([]store.Lease, 0, len(states))
+	for i, st := range states {
+		id := vals[1+2*i]
+		enc, ok := recs[i].(string)
+		if !ok {
+			continue
+		}
+		rec, err := decodeRecord(enc)
+		if err != nil {
+			return nil, s.wrap("lease", fmt.Errorf("entry %s: %w", id, err))
+		}
 		out = append(out, store.Lease{
 			Pipeline:   pipeline,
 			Record:     rec,
-			ID:         vals[i],
-			Attempt:    atoi(vals[i+3]),
+			ID:         id,
+			Attempt:    st.attempt,
 			Owner:      owner,
-			Token:      tok,
+			Token:      st.token,
 			Expires:    expires,
-			LastError:  vals[i+5],
-			EnqueuedAt: time.UnixMicro(atoi64(vals[i+2])),
+			LastError:  st.lastError,
+			EnqueuedAt: time.UnixMicro(st.enqueued),
 		})
 	}
 	return out, nil
@@ -410,7 +476,7 @@ func (s *Store) Renew(ctx context.Context, leases []store.Lease, ttl time.Durati
 					continue
 				}
 				sent = append(sent, i)
-				args = append(args, l.ID, l.Owner, strconv.FormatUint(l.Token, 10))
+				args = append(args, l.ID, l.Owner, fenceString(l.Token, l.Owner))
 			}
 			if len(sent) == 0 {
 				continue
@@ -473,7 +539,7 @@ func (s *Store) Settle(ctx context.Context, outcomes []store.Outcome) error {
 		}
 		p := s.pipe(g.pipeline)
 		for chunk := range slices.Chunk(g.idx, maxSettle) {
-			args := make([]any, 0, 8*len(chunk))
+			args := make([]any, 0, 4*len(chunk))
 			var sent []int
 			for _, i := range chunk {
 				o := &outcomes[i]
@@ -489,8 +555,10 @@ func (s *Store) Settle(ctx context.Context, outcomes []store.Outcome) error {
 				case store.DeadLettered:
 					kind = "D"
 				}
-				args = append(args, kind, o.Lease.ID, o.Lease.Owner, strconv.FormatUint(o.Lease.Token, 10),
-					micros(o.At), o.Reason, o.Field, o.Lease.Record.Key)
+				args = append(args, kind, o.Lease.ID, o.Lease.Owner, fenceString(o.Lease.Token, o.Lease.Owner))
+				if kind != "A" {
+					args = append(args, timeString(o.At), o.Reason, o.Field)
+				}
 			}
 			if len(sent) == 0 {
 				continue

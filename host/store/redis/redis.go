@@ -63,6 +63,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -119,6 +120,11 @@ type Store struct {
 	closed bool
 
 	pipes sync.Map // pipeline name → *pipeKeys
+
+	// Record handles (see scripts.go) are hprefix and a counter: a random
+	// prefix per Store makes them unique without asking Redis.
+	hprefix string
+	hseq    atomic.Uint64
 }
 
 var _ store.Store = (*Store)(nil)
@@ -139,7 +145,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{rdb: rdb, prefix: prefix, where: where}
+	s := &Store{rdb: rdb, prefix: prefix, where: where, hprefix: handlePrefix()}
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		rdb.Close()
 		return nil, fmt.Errorf("store: cannot reach Redis at %s: %w", where, s.classify(err))

@@ -14,17 +14,27 @@ import goredis "github.com/redis/go-redis/v9"
 //	                     ID), tok (last lease token), ready, pending,
 //	                     delayed, inflight, dead, accepted, delivered,
 //	                     coalesced, stale
-//	              "k<record key>" key state "cur|curVer|pend|pendVer|delivered"
-//	              "r<n>" entry n's encoded record (opaque to the scripts)
-//	              "s<n>" entry n's state "st|seq|attempt|at|token|version|
-//	                     enqueued|klen|olen|" + key (klen bytes) + owner
-//	                     (olen bytes) + last retry reason: st is R (ready),
-//	                     P (pending), Y (delayed) or L (leased); seq the queue
-//	                     position; at the due time (Y) or lease expiry (L)
-//	                     and enqueued in µs
+//	              "k<record key>" key state: versions cur, pend and
+//	                     delivered (19 digits each), then the current and
+//	                     pending entry IDs ("0" if none) as "cur|pend"
+//	              "r<handle>" an encoded record (opaque to the scripts),
+//	                     written by the client (see enqueueScript); a
+//	                     handle is unique and never names another record
+//	              "s<n>" entry n's state, fixed-width fields (zero-padded
+//	                     decimals) then variable ones; by byte position:
+//	                     1 st, R (ready), P (pending), Y (delayed), L
+//	                     (leased) or M (leased, and a pending version
+//	                     waits; so acking or retrying an L entry of a
+//	                     version need not read the key state); 2-17 at, the due time (Y) or lease
+//	                     expiry (L, M); 18-31 token; 32-37 the owner's
+//	                     length; 38-47 attempt; 48-61 seq, the queue
+//	                     position; 62-80 version; 81-96 enqueued; 97-100
+//	                     the length of handle and key; 101-102 the
+//	                     handle's length; then the handle, key, last retry
+//	                     reason and owner
 //	              "d<n>" dead letter n's details "attempts|at|version|
-//	                     enqueued|len|" + key + "len|" + reason + field (a
-//	                     dead letter keeps r<n>)
+//	                     enqueued|handle|len|" + key + "len|" + reason +
+//	                     field (a dead letter keeps its record)
 //	:r  zset    ready entries, scored by queue position
 //	:y  zset    delayed entries, scored by due time (unix µs)
 //	:i  zset    leased entries, scored by lease expiry (unix µs)
@@ -33,29 +43,44 @@ import goredis "github.com/redis/go-redis/v9"
 //	:l  hash    source → leadership "token|expiry µs|owner"
 //
 // Times come from the server's clock (TIME), in microseconds, which Lua's
-// doubles hold exactly; they travel as decimal strings. Versions are
-// 19-digit zero-padded strings compared as strings, since doubles cannot
-// hold every int64. Counters and IDs stay far below 10^14, where Lua's
-// number-to-string conversion is exact.
+// doubles hold exactly; in entry states they are 16 digits, and expiries
+// are capped below 9·10^15. Versions are 19-digit zero-padded strings
+// compared as strings, since doubles cannot hold every int64. Counters and
+// IDs stay far below 10^14, where Lua's number-to-string conversion is
+// exact. Tokens and due times come from the client zero-padded as stored.
 //
 // Cost model (measured on the 2-core test machine): each redis.call costs
 // a few µs of Redis CPU, each hash field read into or written from Lua
-// about 0.3 µs, each KB moved into Lua about 1 µs. So the queue scripts
-// read everything they need with one or two HMGETs of the entries hash,
-// work on a Lua cache, and write back with one HSET (and HDEL) plus one
-// command per changed index: a handful of calls whatever the batch size.
-// Writes are collected in lists and applied sets first, then deletions:
-// since entry IDs are never reused, no field or member is deleted and then
+// about 0.3 µs, each KB moved into Lua 1-2 µs (Redis's Lua hashes every
+// byte of a string), a string.match over an entry state about 2 µs,
+// string.sub about 0.1 µs, a number formatted 0.3-0.8 µs. So records never
+// pass through Lua: the client writes them in the enqueue transaction and
+// reads them after a lease; entry states are read by position and
+// rewritten from their own substrings. The queue scripts read everything
+// they need with one or two HMGETs of the entries hash, work on a Lua
+// cache, and write back with one HSET (and HDEL) plus one command per
+// changed index: a handful of calls whatever the batch size. Writes are
+// collected in lists and applied sets first, then deletions: since entry
+// IDs and handles are never reused, no field or member is deleted and then
 // set again within a call, so that order gives the final state.
 
 // prelude holds the helpers shared by the queue scripts. E is the entries
 // hash, the first key of every queue script.
 const prelude = `
+local sub, find, len, format = string.sub, string.find, string.len, string.format
 local ZERO = '0000000000000000000'
+local Z16 = '0000000000000000'
+local Z14 = '00000000000000'
+local Z10 = '0000000000'
 local E = KEYS[1]
 local function now_us()
   local t = redis.call('TIME')
-  return string.format('%d', tonumber(t[1]) * 1000000 + tonumber(t[2]))
+  return format('%016d', tonumber(t[1]) * 1000000 + tonumber(t[2]))
+end
+-- after returns the time ttl µs after now, capped where doubles are still
+-- exact and 16 digits hold it.
+local function after(now, ttl)
+  return format('%016d', math.min(tonumber(now) + tonumber(ttl), 9000000000000000))
 end
 local function hmget(fields)
   local out = {}
@@ -146,7 +171,7 @@ local function meta()
 end
 local function save_meta(m)
   for _, f in ipairs(MF) do
-    local v = string.format('%d', m[f])
+    local v = format('%d', m[f])
     if v ~= (HC[f] or '0') then hset(f, v) end
   end
 end
@@ -160,9 +185,10 @@ local function ks_of(key)
   if not ks then
     local s = hget('k' .. key)
     if s then
-      local a, b, c, d, e = string.match(s, '^(%d+)|(%d+)|(%d+)|(%d+)|(%d+)$')
-      if not a then error('weir: corrupt key state') end
-      ks = {cur = a, cv = b, pend = c, pv = d, del = e}
+      local p = find(s, '|', 59, true)
+      if not p then error('weir: corrupt key state') end
+      ks = {cv = sub(s, 1, 19), pv = sub(s, 20, 38), del = sub(s, 39, 57),
+        cur = sub(s, 58, p - 1), pend = sub(s, p + 1)}
     else
       ks = {cur = '0', cv = ZERO, pend = '0', pv = ZERO, del = ZERO}
     end
@@ -193,7 +219,7 @@ local function flush()
     if ks.cur == '0' and ks.pend == '0' and ks.del == ZERO then
       hdel('k' .. key)
     else
-      hset('k' .. key, ks.cur .. '|' .. ks.cv .. '|' .. ks.pend .. '|' .. ks.pv .. '|' .. ks.del)
+      hset('k' .. key, ks.cv .. ks.pv .. ks.del .. ks.cur .. '|' .. ks.pend)
     end
   end
   if #SET > 0 then bulk('HSET', E, SET) end
@@ -202,55 +228,69 @@ local function flush()
   for k, z in pairs(ZR) do bulk('ZREM', k, z) end
 end
 
--- Entry state "st|seq|attempt|at|token|version|enqueued|klen|olen|" + key
--- + owner + last retry reason. dec_s returns st, seq, attempt, at, token,
--- version, enqueued, key, owner, reason.
-local function dec_s(s, id)
-  local st, seq, att, at, tok, ver, enq, kl, ol, p = string.match(s, '^(%a)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|()')
-  if not st then error('weir: corrupt state of entry ' .. id) end
-  local k = p + tonumber(kl)
-  local o = k + tonumber(ol)
-  return st, seq, att, at, tok, ver, enq, string.sub(s, p, k - 1), string.sub(s, k, o - 1), string.sub(s, o)
+-- Entry states (see the layout above) are read by position. handle_key
+-- returns an entry's record handle and key, and the length of both.
+local function handle_key(s, id)
+  local hk, hl = tonumber(sub(s, 97, 100)), tonumber(sub(s, 101, 102))
+  if not (hk and hl) or len(s) < 102 + hk then error('weir: corrupt state of entry ' .. id) end
+  return sub(s, 103, 102 + hl), sub(s, 103 + hl, 102 + hk), hk
 end
-local function enc_s(st, seq, att, at, tok, ver, enq, key, own, err)
-  return st .. '|' .. seq .. '|' .. att .. '|' .. at .. '|' .. tok .. '|' .. ver .. '|' .. enq .. '|' ..
-    string.len(key) .. '|' .. string.len(own) .. '|' .. key .. own .. err
+-- held reports whether s is leased with the token and owner length tol
+-- (14 and 6 digits) by owner own (last in the state).
+local function held(s, own, tol)
+  local st = sub(s, 1, 1)
+  return (st == 'L' or st == 'M') and sub(s, 18, 37) == tol and sub(s, -len(own)) == own
 end
-local function drop_entry(id)
+-- drop_entry deletes an entry and its record; h is the record's handle,
+-- read from the entry's state if nil.
+local function drop_entry(id, h)
+  if not h then
+    local s = hget('s' .. id)
+    if not s then error('weir: missing entry ' .. id) end
+    h = handle_key(s, id)
+  end
   hdel('s' .. id)
-  hdel('r' .. id)
+  hdel('r' .. h)
 end
 
 -- promote makes the key's pending entry current and ready, at its own
--- queue position.
+-- queue position. A pending entry has no time, token, attempt, owner or
+-- reason, so only st changes.
 local function promote(R, m, ks)
   local pid = ks.pend
   if pid == '0' then return end
   local s = hget('s' .. pid)
   if not s then error('weir: missing pending entry ' .. pid) end
-  local st, seq, att, at, tok, ver, enq, key = dec_s(s, pid)
-  if st ~= 'P' then error('weir: corrupt pending entry ' .. pid) end
-  zadd(R, pid, seq)
-  hset('s' .. pid, enc_s('R', seq, '0', '0', '0', ver, enq, key, '', ''))
+  if sub(s, 1, 1) ~= 'P' then error('weir: corrupt pending entry ' .. pid) end
+  zadd(R, pid, sub(s, 48, 61))
+  hset('s' .. pid, 'R' .. sub(s, 2))
   m['#pending'] = m['#pending'] - 1
   m['#ready'] = m['#ready'] + 1
   ks.cur, ks.cv, ks.pend, ks.pv = pid, ks.pv, '0', ZERO
 end
 
--- enqueue accepts one record version or drops it as stale; it returns
--- accepted (0/1) and coalesced (0/1).
-local function enqueue(R, D, m, key, ver, rec, now)
+-- A record's tail is the end of a new entry's state from position 97:
+-- lengths, handle and key.
+local function tail_handle(tail)
+  return sub(tail, 7, 6 + tonumber(sub(tail, 5, 6)))
+end
+
+-- enqueue accepts one record version, whose state tail names its record
+-- r<handle>, or drops it as stale (and the record with it, if drop); it
+-- returns accepted (0/1) and coalesced (0/1).
+local function enqueue(R, D, m, key, ver, tail, now, drop)
   local ks = ks_of(key)
   if ver ~= ZERO and ver <= newest(ks) then
     m['#stale'] = m['#stale'] + 1
+    if drop then hdel('r' .. tail_handle(tail)) end
     return 0, 0
   end
-  local sid = string.format('%d', m['#seq'] + 1)
   m['#seq'] = m['#seq'] + 1
-  local st, seq, at = 'R', sid, '0'
+  local sid = format('%d', m['#seq'])
+  local st, seq, at = 'R', format('%014d', m['#seq']), Z16
   local co = 0
   if ks.cur == '0' then
-    zadd(R, sid, sid)
+    zadd(R, sid, seq)
     m['#ready'] = m['#ready'] + 1
     ks.cur, ks.cv = sid, ver
   elseif ks.pend ~= '0' then
@@ -263,32 +303,33 @@ local function enqueue(R, D, m, key, ver, rec, now)
     local old = ks.cur
     local s = hget('s' .. old)
     if not s then error('weir: missing entry ' .. old) end
-    local cst, cseq, _, cat = dec_s(s, old)
-    if cst == 'L' then
+    local cst = sub(s, 1, 1)
+    if cst == 'L' or cst == 'M' then
+      -- The leased entry is marked: a version waits behind it.
+      hset('s' .. old, 'M' .. sub(s, 2))
       st = 'P'
       m['#pending'] = m['#pending'] + 1
       ks.pend, ks.pv = sid, ver
     elseif cst == 'R' then
       -- Replace in place, keeping the queue position.
-      seq = cseq
+      seq = sub(s, 48, 61)
       zrem(R, old)
-      zadd(R, sid, cseq)
+      zadd(R, sid, seq)
       co = 1
       ks.cur, ks.cv = sid, ver
     elseif cst == 'Y' then
       -- Replace in place, keeping the retry time.
-      st, seq, at = 'Y', cseq, cat
+      st, seq, at = 'Y', sub(s, 48, 61), sub(s, 2, 17)
       zrem(D, old)
-      zadd(D, sid, cat)
+      zadd(D, sid, at)
       co = 1
       ks.cur, ks.cv = sid, ver
     else
       error('weir: corrupt current entry ' .. old)
     end
-    if cst ~= 'L' then drop_entry(old) end
+    if st ~= 'P' then drop_entry(old) end
   end
-  hset('s' .. sid, st .. '|' .. seq .. '|0|' .. at .. '|0|' .. ver .. '|' .. now .. '|' .. string.len(key) .. '|0|' .. key)
-  hset('r' .. sid, rec)
+  hset('s' .. sid, st .. at .. Z14 .. '000000' .. Z10 .. seq .. ver .. now .. tail)
   KD[key] = true
   m['#accepted'] = m['#accepted'] + 1
   m['#coalesced'] = m['#coalesced'] + co
@@ -297,12 +338,15 @@ end
 `
 
 // enqueueScript stores groups of records, each group the records of one
-// Enqueue call, with its checkpoint.
+// Enqueue call, with its checkpoint. The encoded records are written as
+// r<handle> fields before it, in the same transaction, so that they never
+// pass through Lua; it deletes those of stale records and of groups that
+// fail the leadership check.
 //
 // KEYS: entries, ready, delayed, checkpoints, leaders.
 // ARGV: number of groups, then per group: record count, has checkpoint
 // ("0"/"1"), source, checkpoint value, leadership token ("0": no check),
-// then per record: key, version string, encoded record.
+// then per record: key, version string, state tail (see enqueue).
 // Returns per group: status ("0" ok, "1" not leader), accepted, coalesced,
 // stale.
 var enqueueScript = goredis.NewScript(prelude + `
@@ -343,22 +387,25 @@ a = 2
 for g = 1, groups do
   local n, hascp, src, val = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   a = a + 5
+  dirty = true
   if ok[g] then
-    dirty = true
     local acc, co = 0, 0
     for i = 1, n do
-      local x, c = enqueue(R, D, m, ARGV[a], ARGV[a + 1], ARGV[a + 2], now)
+      local x, c = enqueue(R, D, m, ARGV[a], ARGV[a + 1], ARGV[a + 2], now, true)
       acc = acc + x
       co = co + c
       a = a + 3
     end
     if hascp == '1' then redis.call('HSET', KEYS[4], src, val) end
     out[#out + 1] = '0'
-    out[#out + 1] = string.format('%d', acc)
-    out[#out + 1] = string.format('%d', co)
-    out[#out + 1] = string.format('%d', n - acc)
+    out[#out + 1] = format('%d', acc)
+    out[#out + 1] = format('%d', co)
+    out[#out + 1] = format('%d', n - acc)
   else
-    a = a + 3 * n
+    for i = 1, n do
+      hdel('r' .. tail_handle(ARGV[a + 2]))
+      a = a + 3
+    end
     out[#out + 1] = '1'
     out[#out + 1] = '0'
     out[#out + 1] = '0'
@@ -377,15 +424,19 @@ return out
 //
 // KEYS: entries, ready, delayed, inflight.
 // ARGV: owner, max, ttl (µs), promotion limit.
-// Returns the expiry (µs), then per lease: ID, encoded record, enqueue
-// time (µs), attempt, token, last error.
+// Returns the expiry (µs), then per lease: ID and the entry's new state,
+// from which the caller reads attempt, token, enqueue time, record handle
+// and last error, and then the record (r<handle>), so that records never
+// pass through Lua.
 var leaseScript = goredis.NewScript(prelude + `
 local R, D, F = KEYS[2], KEYS[3], KEYS[4]
 local owner, max = ARGV[1], tonumber(ARGV[2])
 local now = now_us()
-local exp = string.format('%d', tonumber(now) + tonumber(ARGV[3]))
+local exp = after(now, ARGV[3])
+local ol = format('%06d', len(owner))
 -- Due retries join the ready index at their queue position; the index is
--- written at once so that the ready range below sees them.
+-- written at once so that the ready range below sees them. A delayed
+-- entry has no token or owner.
 local due = redis.call('ZRANGEBYSCORE', D, '-inf', now, 'LIMIT', '0', ARGV[4])
 local list = {}
 want_meta(list)
@@ -395,10 +446,10 @@ if #due > 0 then
   list = {}
   local za = {}
   for _, id in ipairs(due) do
-    local st, seq, att, at, tok, ver, enq, key, own, err = dec_s(HC['s' .. id] or '', id)
-    if st ~= 'Y' then error('weir: corrupt delayed entry ' .. id) end
-    hset('s' .. id, enc_s('R', seq, att, '0', '0', ver, enq, key, '', err))
-    za[#za + 1] = seq
+    local s = HC['s' .. id]
+    if not s or sub(s, 1, 1) ~= 'Y' then error('weir: corrupt delayed entry ' .. id) end
+    hset('s' .. id, 'R' .. Z16 .. sub(s, 18))
+    za[#za + 1] = sub(s, 48, 61)
     za[#za + 1] = id
   end
   bulk('ZADD', R, za)
@@ -407,14 +458,13 @@ end
 local ids = redis.call('ZRANGEBYSCORE', F, '-inf', now, 'LIMIT', '0', ARGV[2])
 local nexp = #ids
 if nexp < max then
-  local r = redis.call('ZRANGE', R, '0', string.format('%d', max - nexp - 1))
+  -- The first ready entries are leased, so they leave the index by rank.
+  local r = redis.call('ZRANGE', R, '0', format('%d', max - nexp - 1))
+  if #r > 0 then redis.call('ZREMRANGEBYRANK', R, '0', format('%d', #r - 1)) end
   for _, id in ipairs(r) do ids[#ids + 1] = id end
 end
 if #ids == 0 and #due == 0 then return {exp} end
-for _, id in ipairs(ids) do
-  want(list, 's' .. id)
-  want(list, 'r' .. id)
-end
+for _, id in ipairs(ids) do want(list, 's' .. id) end
 fetch(list)
 local m = meta()
 m['#delayed'] = m['#delayed'] - #due
@@ -423,20 +473,22 @@ local out = {exp}
 local o = 2
 for i, id in ipairs(ids) do
   local sf = 's' .. id
-  local st, seq, att, at, tok, ver, enq, key, own, err = dec_s(HC[sf] or '', id)
+  local s = HC[sf] or ''
+  local st = sub(s, 1, 1)
   if i <= nexp then
-    if st ~= 'L' then error('weir: corrupt leased entry ' .. id) end
+    if st ~= 'L' and st ~= 'M' then error('weir: corrupt leased entry ' .. id) end
   else
     if st ~= 'R' then error('weir: corrupt ready entry ' .. id) end
-    zrem(R, id)
+    st = 'L'
   end
+  -- Only an expired lease has an owner, which goes.
+  local rest = i <= nexp and sub(s, 48, len(s) - tonumber(sub(s, 32, 37))) or sub(s, 48)
   m['#tok'] = m['#tok'] + 1
-  tok = string.format('%d', m['#tok'])
-  att = string.format('%d', att + 1)
-  hset(sf, enc_s('L', seq, att, exp, tok, ver, enq, key, owner, err))
+  local ns = st .. exp .. format('%014d', m['#tok']) .. ol .. format('%010d', tonumber(sub(s, 38, 47)) + 1) .. rest .. owner
+  hset(sf, ns)
   zadd(F, id, exp)
-  out[o], out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5] = id, HC['r' .. id], enq, att, tok, err
-  o = o + 6
+  out[o], out[o + 1] = id, ns
+  o = o + 2
 end
 m['#ready'] = m['#ready'] - (#ids - nexp)
 m['#inflight'] = m['#inflight'] + (#ids - nexp)
@@ -448,10 +500,11 @@ return out
 // renewScript extends leases still held.
 //
 // KEYS: entries, inflight.
-// ARGV: ttl (µs), then per lease: ID, owner, token.
+// ARGV: ttl (µs), then per lease: ID, owner, token and owner length (14
+// and 6 digits).
 // Returns the new expiry (µs), then the 1-based positions of lost leases.
 var renewScript = goredis.NewScript(prelude + `
-local exp = string.format('%d', tonumber(now_us()) + tonumber(ARGV[1]))
+local exp = after(now_us(), ARGV[1])
 local out = {exp}
 local list = {}
 for i = 2, #ARGV, 3 do want(list, 's' .. ARGV[i]) end
@@ -459,13 +512,11 @@ fetch(list)
 for i = 2, #ARGV, 3 do
   local id = ARGV[i]
   local s = HC['s' .. id]
-  local st, seq, att, at, tok, ver, enq, key, own, err
-  if s then st, seq, att, at, tok, ver, enq, key, own, err = dec_s(s, id) end
-  if st == 'L' and own == ARGV[i + 1] and tok == ARGV[i + 2] then
-    hset('s' .. id, enc_s('L', seq, att, exp, tok, ver, enq, key, own, err))
+  if s and held(s, ARGV[i + 1], ARGV[i + 2]) then
+    hset('s' .. id, sub(s, 1, 1) .. exp .. sub(s, 18))
     zadd(KEYS[2], id, exp)
   else
-    out[#out + 1] = string.format('%d', (i + 1) / 3)
+    out[#out + 1] = format('%d', (i + 1) / 3)
   end
 end
 flush()
@@ -476,90 +527,111 @@ return out
 //
 // KEYS: entries, ready, delayed, inflight, dead.
 // ARGV per outcome: kind ("A" acked, "R" retried, "D" dead-lettered), ID,
-// owner, token, due time (µs), reason, field, record key (as leased: used
-// only to read the key's state ahead; the entry's own key is used).
+// owner, token and owner length (14 and 6 digits), then unless acked: due
+// time (µs, 16 digits), reason, field.
 // Returns the 1-based positions of lost leases.
 var settleScript = goredis.NewScript(prelude + `
 local R, D, F, X = KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+-- Outcome i starts at ARGV[B[i]]: kind, ID, owner, token, then for kinds
+-- other than A: due time, reason, field.
+local B = {}
+local b, nargs = 1, #ARGV
+while b <= nargs do
+  B[#B + 1] = b
+  if ARGV[b] == 'A' then b = b + 4 else b = b + 7 end
+end
 local list = {}
 want_meta(list)
-for b = 2, #ARGV, 8 do
-  want(list, 's' .. ARGV[b])
-  want(list, 'k' .. ARGV[b + 6])
-end
+for _, b in ipairs(B) do want(list, 's' .. ARGV[b + 1]) end
 fetch(list)
 -- Fence every outcome: the entry must be leased by this owner with this
--- token. The entry's own key is authoritative (the lease's only saved a
--- read above).
-local held, keys = {}, {}
-for b = 0, #ARGV - 8, 8 do
-  local id = ARGV[b + 2]
+-- token. Only some outcomes need the key's state (see below): read it, and
+-- the keys' pending entries, ahead for those.
+local HK, H, K, keys = {}, {}, {}, {}
+list = {}
+for i, b in ipairs(B) do
+  local id = ARGV[b + 1]
   local s = HC['s' .. id]
-  if s then
-    local st, seq, att, at, tok, ver, enq, key, own = dec_s(s, id)
-    if st == 'L' and own == ARGV[b + 3] and tok == ARGV[b + 4] then
-      held[b] = {seq = seq, att = att, ver = ver, enq = enq, key = key}
+  if s and held(s, ARGV[b + 2], ARGV[b + 3]) then
+    local h, key, hk = handle_key(s, id)
+    HK[i], H[i], K[i] = hk, h, key
+    local kind = ARGV[b]
+    if sub(s, 1, 1) == 'M' or kind == 'D' or (kind == 'A' and sub(s, 62, 80) == ZERO) then
+      want(list, 'k' .. key)
       keys[#keys + 1] = key
     end
   end
 end
--- Read ahead the keys' pending entries.
+fetch(list)
 list = {}
 want_entries(list, keys)
 fetch(list)
 local m = meta()
 local now
 local lost = {}
-for b = 0, #ARGV - 8, 8 do
-  local e = held[b]
-  local kind, id = ARGV[b + 1], ARGV[b + 2]
+for i, b in ipairs(B) do
+  local kind, id = ARGV[b], ARGV[b + 1]
+  local sf = 's' .. id
+  local s = HC[sf]
+  local st = s and sub(s, 1, 1)
   -- An earlier outcome of this call may have settled the same lease.
-  if e and HC['s' .. id] and string.sub(HC['s' .. id], 1, 1) == 'L' then
-    local key = e.key
+  if HK[i] and (st == 'L' or st == 'M') then
+    local key = K[i]
+    local ver = sub(s, 62, 80)
     zrem(F, id)
     m['#inflight'] = m['#inflight'] - 1
-    local ks = ks_of(key)
-    if ks.cur ~= id then error('weir: corrupt key state for entry ' .. id) end
-    KD[key] = true
-    if kind == 'A' then
-      if e.ver > ks.del then ks.del = e.ver end
+    if st == 'L' and kind == 'A' and ver ~= ZERO and not KS[key] then
+      -- No version waits (L) and the entry's version is newer than any
+      -- delivered (else it had been stale): the key state is just that.
+      KS[key] = {cur = '0', cv = ZERO, pend = '0', pv = ZERO, del = ver}
+      KD[key] = true
       m['#delivered'] = m['#delivered'] + 1
-      drop_entry(id)
-      ks.cur, ks.cv = '0', ZERO
-      promote(R, m, ks)
-    elseif kind == 'R' then
-      local due = ARGV[b + 5]
-      local tid = id
-      if ks.pend ~= '0' then
-        -- A newer version arrived meanwhile: it takes the retry slot.
-        drop_entry(id)
-        m['#coalesced'] = m['#coalesced'] + 1
-        m['#pending'] = m['#pending'] - 1
-        tid = ks.pend
-        local ps = hget('s' .. tid)
-        if not ps then error('weir: missing pending entry ' .. tid) end
-        local pst, pseq, patt, pat, ptok, pver, penq = dec_s(ps, tid)
-        if pst ~= 'P' then error('weir: corrupt pending entry ' .. tid) end
-        hset('s' .. tid, enc_s('Y', pseq, patt, due, '0', pver, penq, key, '', ''))
-        ks.cur, ks.cv, ks.pend, ks.pv = ks.pend, ks.pv, '0', ZERO
-      else
-        hset('s' .. id, enc_s('Y', e.seq, e.att, due, '0', e.ver, e.enq, key, '', ARGV[b + 6]))
-      end
-      zadd(D, tid, due)
+      drop_entry(id, H[i])
+    elseif st == 'L' and kind == 'R' then
+      -- The entry stays the key's current one: the key state is unchanged.
+      local due = ARGV[b + 4]
+      hset(sf, 'Y' .. due .. Z14 .. '000000' .. sub(s, 38, 102 + HK[i]) .. ARGV[b + 5])
+      zadd(D, id, due)
       m['#delayed'] = m['#delayed'] + 1
     else
-      now = now or now_us()
-      local reason = ARGV[b + 6]
-      hset('d' .. id, e.att .. '|' .. now .. '|' .. e.ver .. '|' .. e.enq .. '|' .. string.len(key) .. '|' .. key ..
-        string.len(reason) .. '|' .. reason .. ARGV[b + 7])
-      hdel('s' .. id)
-      zadd(X, id, id)
-      m['#dead'] = m['#dead'] + 1
-      ks.cur, ks.cv = '0', ZERO
-      promote(R, m, ks)
+      local ks = ks_of(key)
+      if ks.cur ~= id then error('weir: corrupt key state for entry ' .. id) end
+      KD[key] = true
+      if kind == 'A' then
+        if ver > ks.del then ks.del = ver end
+        m['#delivered'] = m['#delivered'] + 1
+        drop_entry(id, H[i])
+        ks.cur, ks.cv = '0', ZERO
+        promote(R, m, ks)
+      elseif kind == 'R' then
+        -- A newer version arrived meanwhile (M): it takes the retry slot.
+        local due = ARGV[b + 4]
+        local tid = ks.pend
+        if tid == '0' then error('weir: corrupt key state for entry ' .. id) end
+        drop_entry(id, H[i])
+        m['#coalesced'] = m['#coalesced'] + 1
+        m['#pending'] = m['#pending'] - 1
+        local ps = hget('s' .. tid)
+        if not ps then error('weir: missing pending entry ' .. tid) end
+        if sub(ps, 1, 1) ~= 'P' then error('weir: corrupt pending entry ' .. tid) end
+        hset('s' .. tid, 'Y' .. due .. sub(ps, 18))
+        ks.cur, ks.cv, ks.pend, ks.pv = ks.pend, ks.pv, '0', ZERO
+        zadd(D, tid, due)
+        m['#delayed'] = m['#delayed'] + 1
+      else
+        now = now or now_us()
+        local reason = ARGV[b + 5]
+        hset('d' .. id, sub(s, 38, 47) .. '|' .. now .. '|' .. ver .. '|' .. sub(s, 81, 96) .. '|' .. H[i] .. '|' ..
+          len(key) .. '|' .. key .. len(reason) .. '|' .. reason .. ARGV[b + 6])
+        hdel(sf)
+        zadd(X, id, id)
+        m['#dead'] = m['#dead'] + 1
+        ks.cur, ks.cv = '0', ZERO
+        promote(R, m, ks)
+      end
     end
   else
-    lost[#lost + 1] = string.format('%d', b / 8 + 1)
+    lost[#lost + 1] = format('%d', i)
   end
 end
 save_meta(m)
@@ -575,11 +647,13 @@ var deadLettersScript = goredis.NewScript(`
 local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '+inf', 'LIMIT', '0', ARGV[2])
 local out = {}
 for _, id in ipairs(ids) do
-  local v = redis.call('HMGET', KEYS[1], 'd' .. id, 'r' .. id)
-  if v[1] and v[2] then
+  local d = redis.call('HGET', KEYS[1], 'd' .. id)
+  local h = d and string.match(d, '^%d+|%d+|%d+|%d+|([^|]+)|')
+  local r = h and redis.call('HGET', KEYS[1], 'r' .. h)
+  if r then
     out[#out + 1] = id
-    out[#out + 1] = v[1]
-    out[#out + 1] = v[2]
+    out[#out + 1] = d
+    out[#out + 1] = r
   end
 end
 return out
@@ -604,30 +678,27 @@ else
 end
 local list = {}
 want_meta(list)
-for _, id in ipairs(ids) do
-  want(list, 'd' .. id)
-  want(list, 'r' .. id)
-end
+for _, id in ipairs(ids) do want(list, 'd' .. id) end
 fetch(list)
 local m = meta()
 local now = now_us()
 local rep, stale, missing = 0, {}, {}
 for _, id in ipairs(ids) do
-  local dl, r = HC['d' .. id], HC['r' .. id]
-  if not (dl and r) then
+  local dl = HC['d' .. id]
+  if not dl then
     missing[#missing + 1] = id
   else
-    local ver, n, p = string.match(dl, '^%d+|%d+|(%d+)|%d+|(%d+)|()')
+    local ver, h, n, p = string.match(dl, '^%d+|%d+|(%d+)|%d+|([^|]+)|(%d+)|()')
     if not ver then error('weir: corrupt dead letter ' .. id) end
     local key = string.sub(dl, p, p + tonumber(n) - 1)
     if ver ~= ZERO and ver <= newest(ks_of(key)) then
       stale[#stale + 1] = id
     else
+      -- The new entry takes over the dead letter's record.
       hdel('d' .. id)
-      hdel('r' .. id)
       zrem(X, id)
       m['#dead'] = m['#dead'] - 1
-      enqueue(R, D, m, key, ver, r, now)
+      enqueue(R, D, m, key, ver, string.format('%04d%02d', string.len(h) + string.len(key), string.len(h)) .. h .. key, now, false)
       rep = rep + 1
     end
   end
@@ -659,7 +730,13 @@ end
 local n = 0
 for _, id in ipairs(ids) do
   if redis.call('ZREM', KEYS[2], id) == 1 then
-    redis.call('HDEL', KEYS[1], 'd' .. id, 'r' .. id)
+    local d = redis.call('HGET', KEYS[1], 'd' .. id)
+    local h = d and string.match(d, '^%d+|%d+|%d+|%d+|([^|]+)|')
+    if h then
+      redis.call('HDEL', KEYS[1], 'd' .. id, 'r' .. h)
+    else
+      redis.call('HDEL', KEYS[1], 'd' .. id)
+    end
     n = n + 1
   end
 end
