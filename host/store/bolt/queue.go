@@ -84,6 +84,11 @@ func (s *Store) Lease(ctx context.Context, pipeline, owner string, max int, ttl 
 	if max <= 0 {
 		return nil, ctx.Err()
 	}
+	// An idle worker's lease usually finds nothing: a read transaction
+	// tells, without the commit (and fsync) of a write transaction.
+	if ok, err := s.leasable(ctx, pipeline); !ok || err != nil {
+		return nil, err
+	}
 	var out []store.Lease
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
 		out = out[:0]
@@ -189,6 +194,28 @@ func (s *Store) Lease(ctx context.Context, pipeline, owner string, max int, ttl 
 		return nil, err
 	}
 	return out, nil
+}
+
+// leasable reports whether Lease would find anything: a ready entry, a due
+// retry or an expired lease.
+func (s *Store) leasable(ctx context.Context, pipeline string) (bool, error) {
+	var ok bool
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		p, err := openPipe(tx, pipeline, false)
+		if p == nil || err != nil {
+			return err
+		}
+		now := nanos(s.now())
+		if k, _ := p.ready.Cursor().First(); k != nil {
+			ok = true
+		} else if k, _ := p.delayed.Cursor().First(); k != nil && int64(be64(k)) <= now {
+			ok = true
+		} else if k, _ := p.inflight.Cursor().First(); k != nil && int64(be64(k)) <= now {
+			ok = true
+		}
+		return nil
+	})
+	return ok, err
 }
 
 // lease builds the caller's view of a leased entry.
