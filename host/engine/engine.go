@@ -427,6 +427,8 @@ func (r *runner) work(ctx, work context.Context, n int) {
 			case <-ctx.Done():
 			case <-r.wake:
 				idle = idlePollMin
+				// Records are arriving: let a batch gather.
+				sleepCtx(ctx, batchLinger)
 			case <-time.After(idle):
 				idle = min(2*idle, idlePollMax)
 			}

@@ -52,8 +52,11 @@ type hookBatcher struct {
 }
 
 // do runs c, in a batch with whatever else is waiting, and returns when c
-// is done. run handles one batch; it must fill every call's result.
-func (b *hookBatcher) do(c *hookCall, run func([]*hookCall)) {
+// is done. decode handles a batch's first phase and returns its second,
+// which must fill every call's result. The lead passes on between the two:
+// the next batch is decoded while this one waits for its commit, so that
+// the enqueues of several batches share commits.
+func (b *hookBatcher) do(c *hookCall, decode func([]*hookCall) (store func())) {
 	c.wake = make(chan bool, 1)
 	b.mu.Lock()
 	if b.leaders < hookLeaders {
@@ -70,10 +73,16 @@ func (b *hookBatcher) do(c *hookCall, run func([]*hookCall)) {
 		}
 	}
 	batch := b.take(c)
-	run(batch)
+	store := decode(batch)
+	b.handOff()
+	store()
 	for _, o := range batch[1:] {
 		o.wake <- false
 	}
+}
+
+// handOff gives the lead to the longest waiting call, if any.
+func (b *hookBatcher) handOff() {
 	b.mu.Lock()
 	if len(b.waiting) == 0 {
 		b.leaders--
@@ -104,12 +113,13 @@ func (b *hookBatcher) take(c *hookCall) []*hookCall {
 }
 
 // ingestBatch decodes a batch of webhooks with the source connector and
-// stores the records of every request it accepted in one enqueue. A
-// request the connector rejects or fails is answered on its own; a failed
-// enqueue fails every accepted request (nothing of theirs was stored).
-func (r *runner) ingestBatch(batch []*hookCall) {
+// returns the step that stores the records of every request it accepted,
+// in one enqueue. A request the connector rejects or fails is answered on
+// its own; a failed enqueue fails every accepted request (nothing of
+// theirs was stored).
+func (r *runner) ingestBatch(batch []*hookCall) (store func()) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(batch[0].ctx), hookTimeout)
-	defer cancel()
+	done := func() { cancel() }
 	fail := func(calls []*hookCall, err error) {
 		for _, c := range calls {
 			c.resp, c.err = sdk.WebhookResponse{}, err
@@ -119,7 +129,7 @@ func (r *runner) ingestBatch(batch []*hookCall) {
 	conn, err := r.e.opts.Connectors.Connector(ctx, src)
 	if err != nil {
 		fail(batch, fmt.Errorf("connection %s: %w", src, err))
-		return
+		return done
 	}
 	reqs := make([]sdk.WebhookRequest, len(batch))
 	for i, c := range batch {
@@ -128,7 +138,7 @@ func (r *runner) ingestBatch(batch []*hookCall) {
 	resps, errs, err := decodeWebhooks(ctx, conn, r.p.Source.Settings, reqs)
 	if err != nil {
 		fail(batch, fmt.Errorf("connection %s: decode webhook: %w", src, err))
-		return
+		return done
 	}
 	var recs []sdk.Record
 	accepted := make([]*hookCall, 0, len(batch))
@@ -148,10 +158,13 @@ func (r *runner) ingestBatch(batch []*hookCall) {
 		}
 	}
 	if len(recs) == 0 {
-		return
+		return done
 	}
-	if err := r.enqueue(ctx, recs, nil); err != nil {
-		fail(accepted, err)
+	return func() {
+		defer cancel()
+		if err := r.enqueue(ctx, recs, nil); err != nil {
+			fail(accepted, err)
+		}
 	}
 }
 

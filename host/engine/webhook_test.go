@@ -173,7 +173,7 @@ func TestWebhookBatchEnqueueFailure(t *testing.T) {
 		{ctx: context.Background(), req: sdk.WebhookRequest{Body: []byte("bad")}},
 		{ctx: context.Background(), req: sdk.WebhookRequest{Body: []byte("b")}},
 	}
-	e.pipelines["hooks"].ingestBatch(batch)
+	e.pipelines["hooks"].ingestBatch(batch)()
 	for _, i := range []int{0, 2} {
 		if c := batch[i]; c.err == nil || !strings.Contains(c.err.Error(), "disk full") || c.resp.Body != nil {
 			t.Errorf("request %d: %+v, %v; want the enqueue error", i, c.resp, c.err)
