@@ -14,9 +14,11 @@ import (
 // few calls, not one per request. A request that arrives alone is handled
 // at once; batches form only while earlier ones are in progress.
 const (
-	// hookLeaders is how many batches of one pipeline may be in progress
-	// at once, so that decoding one overlaps storing another.
-	hookLeaders = 2
+	// hookLeaders is how many batches of one pipeline may be decoding at
+	// once. Storing is not counted: a batch passes the lead on once it is
+	// decoded, so one decode overlaps the commits of earlier batches. One
+	// gives the largest batches (measured: more leaders only add calls).
+	hookLeaders = 1
 	// maxHookBatch bounds the requests in one batch.
 	maxHookBatch = 64
 	// maxHookBatchBytes bounds the bodies of one batch (one request may be
