@@ -91,12 +91,29 @@ func (b *hookBatcher) do(c *hookCall, decode func([]*hookCall) (store func())) {
 	}
 	b.linger()
 	batch := b.take(c)
-	store := decode(batch)
+	var store func()
+	guard(batch, func() { store = decode(batch) })
 	b.handOff()
-	store()
+	if store != nil {
+		guard(batch, store)
+	}
 	for _, o := range batch[1:] {
 		o.wake <- false
 	}
+}
+
+// guard runs f; a panic fails every call of the batch rather than leaving
+// them, and every webhook behind them, waiting forever.
+func guard(batch []*hookCall, f func()) {
+	defer func() {
+		if p := recover(); p != nil {
+			err := fmt.Errorf("engine: webhook batch: panic: %v", p)
+			for _, c := range batch {
+				c.resp, c.err = sdk.WebhookResponse{}, err
+			}
+		}
+	}()
+	f()
 }
 
 // linger waits, while batches are shared, until as many requests wait as

@@ -183,3 +183,28 @@ func TestWebhookBatchEnqueueFailure(t *testing.T) {
 		t.Errorf("the rejected request: %+v, %v", c.resp, c.err)
 	}
 }
+
+// TestWebhookBatchPanic checks that a batch that panics fails its calls
+// and leaves the batcher working.
+func TestWebhookBatchPanic(t *testing.T) {
+	var b hookBatcher
+	for _, phase := range []string{"decode", "store"} {
+		c := &hookCall{ctx: context.Background()}
+		b.do(c, func(batch []*hookCall) func() {
+			if phase == "decode" {
+				panic("decoder bug")
+			}
+			return func() { panic("store bug") }
+		})
+		if c.err == nil || !strings.Contains(c.err.Error(), "bug") {
+			t.Fatalf("%s panic: err = %v", phase, c.err)
+		}
+	}
+	ok := &hookCall{ctx: context.Background()}
+	b.do(ok, func(batch []*hookCall) func() {
+		return func() { batch[0].resp = sdk.WebhookResponse{Body: []byte("fine")} }
+	})
+	if ok.err != nil || string(ok.resp.Body) != "fine" || b.leaders != 0 {
+		t.Fatalf("after the panics: %+v, %v, %d leaders", ok.resp, ok.err, b.leaders)
+	}
+}
