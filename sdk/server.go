@@ -129,28 +129,59 @@ func (s *server) DecodeWebhook(ctx context.Context, req *pb.DecodeWebhookRequest
 }
 
 // DecodeWebhooks decodes each request of the batch with the connector's
-// DecodeWebhook, one after the other: connectors need nothing more.
+// DecodeWebhook, up to maxParallelDecodes at a time (as the host's
+// concurrent requests would): connectors need nothing more.
 func (s *server) DecodeWebhooks(ctx context.Context, req *pb.DecodeWebhooksRequest) (*pb.DecodeWebhooksResponse, error) {
 	d, ok := s.impl.(WebhookDecoder)
 	if !ok {
 		return nil, s.unsupported("webhook")
 	}
-	out := &pb.DecodeWebhooksResponse{Results: make([]*pb.DecodeWebhookResult, len(req.GetRequests()))}
-	for i, r := range req.GetRequests() {
-		res, err := d.DecodeWebhook(ctx, webhookRequestFromPB(req.GetSource(), r))
+	reqs := req.GetRequests()
+	out := &pb.DecodeWebhooksResponse{Results: make([]*pb.DecodeWebhookResult, len(reqs))}
+	errs := make([]error, len(reqs))
+	decode := func(i int) {
+		res, err := d.DecodeWebhook(ctx, webhookRequestFromPB(req.GetSource(), reqs[i]))
 		if err != nil {
 			st, _ := status.FromError(toStatus(err))
 			b, merr := proto.Marshal(st.Proto())
 			if merr != nil {
-				return nil, fmt.Errorf("encode the error of webhook %d: %w", i, merr)
+				errs[i] = fmt.Errorf("encode the error of webhook %d: %w", i, merr)
+				return
 			}
 			out.Results[i] = &pb.DecodeWebhookResult{Error: b}
-			continue
+			return
 		}
 		out.Results[i] = &pb.DecodeWebhookResult{Response: webhookResponseToPB(res)}
 	}
+	if len(reqs) == 1 {
+		decode(0)
+	} else {
+		var wg sync.WaitGroup
+		next := make(chan int)
+		for range min(len(reqs), maxParallelDecodes) {
+			wg.Go(func() {
+				for i := range next {
+					decode(i)
+				}
+			})
+		}
+		for i := range reqs {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
 }
+
+// maxParallelDecodes bounds the DecodeWebhook calls of one batch that run
+// at once.
+const maxParallelDecodes = 8
 
 // describe returns the connector's description with capabilities filled in
 // from the interfaces it implements when it did not list them.

@@ -2,7 +2,9 @@ package sdk
 
 import (
 	"context"
+	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -87,5 +89,49 @@ func TestDecodeWebhooksWithoutDecoder(t *testing.T) {
 	}
 	if e := Classify(errs[0]); e == nil || e.Status != StatusPermanent || len(res[0].Records) != 0 {
 		t.Fatalf("errs[0] = %v; want permanent", errs[0])
+	}
+}
+
+// barrierHooks decodes a request only once n decodes have started, so a
+// batch of n decodes only if they run at the same time.
+type barrierHooks struct {
+	echo
+	n       int
+	mu      sync.Mutex
+	started int
+	all     chan struct{}
+}
+
+func (b *barrierHooks) DecodeWebhook(ctx context.Context, req WebhookRequest) (WebhookResponse, error) {
+	b.mu.Lock()
+	if b.started++; b.started == b.n {
+		close(b.all)
+	}
+	b.mu.Unlock()
+	select {
+	case <-b.all:
+		return WebhookResponse{Records: []Record{{Key: string(req.Body), Version: 1, Payload: []byte(`{}`)}}}, nil
+	case <-time.After(10 * time.Second):
+		return WebhookResponse{}, errors.New("decodes of one batch did not run at the same time")
+	}
+}
+
+// TestDecodeWebhooksInParallel checks that the requests of a batch are
+// decoded at the same time, as concurrent single requests would be.
+func TestDecodeWebhooksInParallel(t *testing.T) {
+	const n = 4
+	c := dispenseTest(t, &barrierHooks{n: n, all: make(chan struct{})})
+	reqs := make([]WebhookRequest, n)
+	for i := range reqs {
+		reqs[i].Body = []byte{byte('a' + i)}
+	}
+	res, errs, err := c.DecodeWebhooks(context.Background(), nil, reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range reqs {
+		if errs[i] != nil || len(res[i].Records) != 1 || res[i].Records[0].Key != string(reqs[i].Body) {
+			t.Errorf("request %d: %+v, %v", i, res[i], errs[i])
+		}
 	}
 }
