@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/weirhq/weir/host/engine"
+	"github.com/weirhq/weir/host/oauth"
 	"github.com/weirhq/weir/host/store"
 	"github.com/weirhq/weir/sdk"
 )
@@ -83,6 +84,22 @@ type Options struct {
 	Status   func(ctx context.Context) (Status, error)
 	Gatherer prometheus.Gatherer
 	Logger   *slog.Logger
+	// Logins runs `weir auth login` inside the daemon, for a CLI that
+	// cannot open the store the daemon holds; nil refuses it.
+	Logins Logins
+}
+
+// Logins starts and follows authorization code logins (*oauth.Logins).
+type Logins interface {
+	Start(ctx context.Context, connection, listen string) (oauth.LoginState, error)
+	State(connection string) (oauth.LoginState, bool)
+}
+
+// LoginRequest is the body of POST /v1/connections/{name}/login.
+type LoginRequest struct {
+	// Listen is the callback server's address ("": the connection's
+	// redirect_url, else a free loopback port).
+	Listen string `json:"listen,omitempty"`
 }
 
 // Server is the HTTP API.
@@ -106,6 +123,8 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("POST /v1/hooks/{pipeline}", s.hook)
 	s.mux.HandleFunc("GET /v1/status", s.admin(s.status))
 	s.mux.HandleFunc("POST /v1/lookups/{name}", s.admin(s.lookup))
+	s.mux.HandleFunc("POST /v1/connections/{name}/login", s.admin(s.startLogin))
+	s.mux.HandleFunc("GET /v1/connections/{name}/login", s.admin(s.loginState))
 	s.mux.HandleFunc("GET /v1/pipelines/{pipeline}/dead-letters", s.admin(s.deadLetters))
 	s.mux.HandleFunc("GET /v1/pipelines/{pipeline}/dead-letters/{id}", s.admin(s.deadLetter))
 	s.mux.HandleFunc("POST /v1/pipelines/{pipeline}/dead-letters/replay", s.admin(s.replay))
@@ -261,6 +280,42 @@ func Sign(secret, body []byte) []byte {
 
 // maxLookupBody bounds a lookup query.
 const maxLookupBody = 1 << 20
+
+// startLogin starts an authorization code login in the daemon and answers
+// its URL; the tokens stay in the daemon.
+func (s *Server) startLogin(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Logins == nil {
+		writeError(w, http.StatusNotImplemented, "this host runs no logins")
+		return
+	}
+	var req LoginRequest
+	if r.ContentLength != 0 {
+		if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&req); err != nil {
+			writeError(w, http.StatusBadRequest, "login request: %v", err)
+			return
+		}
+	}
+	st, err := s.opts.Logins.Start(r.Context(), r.PathValue("name"), req.Listen)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// loginState answers where the connection's latest login stands.
+func (s *Server) loginState(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Logins == nil {
+		writeError(w, http.StatusNotImplemented, "this host runs no logins")
+		return
+	}
+	st, ok := s.opts.Logins.State(r.PathValue("name"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "no login was started for connection %q", r.PathValue("name"))
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
 
 func (s *Server) lookup(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")

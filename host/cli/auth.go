@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -15,6 +17,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/weirhq/weir/host/api"
 	"github.com/weirhq/weir/host/config"
 	"github.com/weirhq/weir/host/daemon"
 	"github.com/weirhq/weir/host/logging"
@@ -148,6 +151,16 @@ func authLogin(ctx context.Context, e *env, args []string) error {
 		return usageError("connection %s uses the %s flow, which needs no login: weir gets its tokens by itself", name, c.OAuth2.Flow)
 	}
 	conn, _ := oauth.FromConfig(c)
+	st, _, err := daemon.OpenStore(ctx, cfg, filepath.Dir(*file))
+	if errors.Is(err, bolt.ErrInUse) {
+		// A daemon holds the embedded store: it runs the login and keeps
+		// the tokens; this command only shows the URL and waits.
+		return loginViaDaemon(ctx, e, cfg, name, *listen, *timeout, !*noBrowser)
+	}
+	if err != nil {
+		return err
+	}
+	defer st.Close()
 	keys, err := loadKeys(e)
 	if err != nil {
 		return err
@@ -156,11 +169,6 @@ func authLogin(ctx context.Context, e *env, args []string) error {
 		return configError(fmt.Errorf("%w: the tokens are stored encrypted: set %s (32 random bytes in base64 or hex, e.g. from \"openssl rand -base64 32\") or %s",
 			oauth.ErrNoKey, oauth.EnvSecretKey, oauth.EnvSecretKeyFile))
 	}
-	st, err := openAuthStore(ctx, cfg, *file)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
 	var broker atomic.Pointer[oauth.Broker]
 	secrets := func() []string {
 		s := cfg.Secrets()
@@ -179,23 +187,68 @@ func authLogin(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer login.Close()
-	fmt.Fprintf(e.stdout, "To log in to connection %s, open this URL in a browser:\n\n  %s\n\nWaiting for the redirect to %s ...\n",
-		name, login.URL(), login.RedirectURL())
-	if !*noBrowser && (e.getenv("DISPLAY") != "" || e.getenv("WAYLAND_DISPLAY") != "" || runtime.GOOS == "darwin") {
-		openBrowser(login.URL())
-	}
+	showLoginURL(e, name, login.URL(), login.RedirectURL(), !*noBrowser)
 	wctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	res, err := login.Wait(wctx)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "logged in to %s: access token valid until %s", name, res.Expiry.Format(time.RFC3339))
-	if res.RefreshToken {
+	loggedIn(e, name, res.Expiry, res.RefreshToken)
+	return nil
+}
+
+// showLoginURL prints the login URL and opens a browser when one is there.
+func showLoginURL(e *env, name, url, redirect string, browser bool) {
+	fmt.Fprintf(e.stdout, "To log in to connection %s, open this URL in a browser:\n\n  %s\n\nWaiting for the redirect to %s ...\n",
+		name, url, redirect)
+	if browser && (e.getenv("DISPLAY") != "" || e.getenv("WAYLAND_DISPLAY") != "" || runtime.GOOS == "darwin") {
+		openBrowser(url)
+	}
+}
+
+// loggedIn reports a successful login.
+func loggedIn(e *env, name string, expiry time.Time, refresh bool) {
+	fmt.Fprintf(e.stdout, "logged in to %s: access token valid until %s", name, expiry.Format(time.RFC3339))
+	if refresh {
 		fmt.Fprintln(e.stdout, "; weir refreshes it with the stored refresh token")
 	} else {
 		fmt.Fprintln(e.stdout, "\nwarning: no refresh token was issued: log in again when it expires (ask for the refresh_token or offline_access scope)")
 	}
+}
+
+// loginPoll is how often a login run by a daemon is looked at.
+const loginPoll = 250 * time.Millisecond
+
+// loginViaDaemon has the daemon that holds the store run the login: the
+// callback server and the tokens stay in the daemon, this command shows
+// the URL and waits for the outcome over the admin API.
+func loginViaDaemon(ctx context.Context, e *env, cfg *config.Config, name, listen string, timeout time.Duration, browser bool) error {
+	h := &httpAdmin{base: "http://" + cfg.API.Listen, token: e.getenv(APITokenEnv), client: &http.Client{Timeout: 30 * time.Second}}
+	var st oauth.LoginState
+	if err := h.do(ctx, "POST", "/v1/connections/"+url.PathEscape(name)+"/login", api.LoginRequest{Listen: listen}, &st); err != nil {
+		return fmt.Errorf("a weir daemon holds the store; asking it to run the login: %w", err)
+	}
+	fmt.Fprintln(e.stdout, "A weir daemon holds the store: it runs this login and keeps the tokens.")
+	showLoginURL(e, name, st.URL, st.RedirectURL, browser)
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(loginPoll)
+	defer tick.Stop()
+	for st.State == oauth.LoginPending {
+		select {
+		case <-wctx.Done():
+			return fmt.Errorf("connection %s: no login callback received: %w", name, wctx.Err())
+		case <-tick.C:
+		}
+		if err := h.do(wctx, "GET", "/v1/connections/"+url.PathEscape(name)+"/login", nil, &st); err != nil {
+			return fmt.Errorf("connection %s: following the login in the daemon: %w", name, err)
+		}
+	}
+	if st.State != oauth.LoginDone {
+		return errors.New(st.Error)
+	}
+	loggedIn(e, name, st.Expiry, st.RefreshToken)
 	return nil
 }
 

@@ -90,6 +90,7 @@ type Daemon struct {
 	engine      *engine.Engine
 	api         *api.Server
 	broker      *oauth.Broker
+	logins      *oauth.Logins
 	listener    net.Listener
 	registry    *prometheus.Registry
 }
@@ -156,9 +157,10 @@ func New(ctx context.Context, l *Loaded, opts Options) (*Daemon, error) {
 	}
 	d.engine = eng
 	opts.Registry.MustRegister(&queueCollector{store: st, pipelines: names}, &limiterCollector{limiters: d.limiters})
+	d.logins = oauth.NewLogins(d.broker)
 	d.api = api.New(api.Options{
 		Ingester: eng, Lookups: newLookups(cfg.LookupRoutes, connectors(d.supervisors)), Store: st, Pipelines: names, Webhooks: webhooks, Token: cfg.API.Token,
-		Ready: d.ready, Status: d.Status, Gatherer: opts.Registry, Logger: opts.Logger,
+		Ready: d.ready, Status: d.Status, Gatherer: opts.Registry, Logger: opts.Logger, Logins: d.logins,
 	})
 	listen := cfg.API.Listen
 	if opts.Listen != "" {
@@ -282,6 +284,9 @@ func (d *Daemon) Close() {
 	defer cancel()
 	for _, s := range d.supervisors {
 		s.Stop(ctx)
+	}
+	if d.logins != nil {
+		d.logins.Close()
 	}
 	if d.listener != nil {
 		d.listener.Close()
