@@ -89,10 +89,12 @@ type Options struct {
 	Logins Logins
 }
 
-// Logins starts and follows authorization code logins (*oauth.Logins).
+// Logins starts and follows authorization code logins and reports the
+// token state (*oauth.Logins).
 type Logins interface {
 	Start(ctx context.Context, connection, listen string) (oauth.LoginState, error)
 	State(connection string) (oauth.LoginState, bool)
+	Status(ctx context.Context) ([]oauth.Status, error)
 }
 
 // LoginRequest is the body of POST /v1/connections/{name}/login.
@@ -125,6 +127,7 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("POST /v1/lookups/{name}", s.admin(s.lookup))
 	s.mux.HandleFunc("POST /v1/connections/{name}/login", s.admin(s.startLogin))
 	s.mux.HandleFunc("GET /v1/connections/{name}/login", s.admin(s.loginState))
+	s.mux.HandleFunc("GET /v1/auth/status", s.admin(s.authStatus))
 	s.mux.HandleFunc("GET /v1/pipelines/{pipeline}/dead-letters", s.admin(s.deadLetters))
 	s.mux.HandleFunc("GET /v1/pipelines/{pipeline}/dead-letters/{id}", s.admin(s.deadLetter))
 	s.mux.HandleFunc("POST /v1/pipelines/{pipeline}/dead-letters/replay", s.admin(s.replay))
@@ -312,6 +315,21 @@ func (s *Server) loginState(w http.ResponseWriter, r *http.Request) {
 	st, ok := s.opts.Logins.State(r.PathValue("name"))
 	if !ok {
 		writeError(w, http.StatusNotFound, "no login was started for connection %q", r.PathValue("name"))
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// authStatus answers the token state of every oauth2 connection (no token
+// ever).
+func (s *Server) authStatus(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Logins == nil {
+		writeError(w, http.StatusNotImplemented, "this host runs no logins")
+		return
+	}
+	st, err := s.opts.Logins.Status(r.Context())
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "token state: %v", err)
 		return
 	}
 	writeJSON(w, http.StatusOK, st)

@@ -283,14 +283,23 @@ func authStatus(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openAuthStore(ctx, cfg, *file)
-	if err != nil {
+	var statuses []oauth.Status
+	st, _, err := daemon.OpenStore(ctx, cfg, filepath.Dir(*file))
+	switch {
+	case errors.Is(err, bolt.ErrInUse):
+		// A daemon holds the embedded store: it reports with its own key.
+		h := &httpAdmin{base: "http://" + cfg.API.Listen, token: e.getenv(APITokenEnv), client: &http.Client{Timeout: 30 * time.Second}}
+		if err := h.do(ctx, "GET", "/v1/auth/status", nil, &statuses); err != nil {
+			return fmt.Errorf("a weir daemon holds the store; asking it for the token state: %w", err)
+		}
+		keys = nil // the hints name the daemon's key, not this shell's
+	case err != nil:
 		return err
-	}
-	defer st.Close()
-	statuses, err := oauth.ReadStatus(ctx, st, keys, conns, time.Now())
-	if err != nil {
-		return err
+	default:
+		defer st.Close()
+		if statuses, err = oauth.ReadStatus(ctx, st, keys, conns, time.Now()); err != nil {
+			return err
+		}
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CONNECTION\tFLOW\tSTATE\tVALID UNTIL\tLAST REFRESH\tLAST ERROR")
@@ -311,8 +320,12 @@ func authStatus(ctx context.Context, e *env, args []string) error {
 		case oauth.StateNoKey:
 			hints = append(hints, fmt.Sprintf("connection %s: set %s or %s to the key its tokens are encrypted with", s.Connection, oauth.EnvSecretKey, oauth.EnvSecretKeyFile))
 		case oauth.StateKeyMismatch:
-			hints = append(hints, fmt.Sprintf("connection %s: its tokens are encrypted with key id %s, which %s does not match (current key id %q)",
-				s.Connection, s.KeyID, oauth.EnvSecretKey, keys.CurrentID()))
+			current := "the daemon's"
+			if keys != nil {
+				current = fmt.Sprintf("%q", keys.CurrentID())
+			}
+			hints = append(hints, fmt.Sprintf("connection %s: its tokens are encrypted with key id %s, which %s does not match (current key id %s)",
+				s.Connection, s.KeyID, oauth.EnvSecretKey, current))
 		}
 	}
 	tw.Flush()

@@ -112,4 +112,12 @@ connection "salesforce" "crm" {
 	if st, ok := logins.State("crm"); !ok || st.State != oauth.LoginDone || !st.RefreshToken {
 		t.Fatalf("daemon login state = %+v, %v", st, ok)
 	}
+
+	// weir auth status asks the daemon too.
+	var status syncBuffer
+	f.checkOutput(status.String)
+	if code := cli.Main(context.Background(), []string{"auth", "status", "-config", file}, &status, &status); code != 0 ||
+		!regexpLine(status.String(), "crm", "authorization_code", oauth.StateValid) {
+		t.Fatalf("auth status exited %d:\n%s", code, status.String())
+	}
 }

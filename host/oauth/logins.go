@@ -102,3 +102,6 @@ func (l *Logins) Close() {
 		d.cancel()
 	}
 }
+
+// Status reports the token state of the broker's connections.
+func (l *Logins) Status(ctx context.Context) ([]Status, error) { return l.b.Status(ctx) }
