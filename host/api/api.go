@@ -125,9 +125,9 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("POST /v1/hooks/{pipeline}", s.hook)
 	s.mux.HandleFunc("GET /v1/status", s.admin(s.status))
 	s.mux.HandleFunc("POST /v1/lookups/{name}", s.admin(s.lookup))
-	s.mux.HandleFunc("POST /v1/connections/{name}/login", s.admin(s.startLogin))
-	s.mux.HandleFunc("GET /v1/connections/{name}/login", s.admin(s.loginState))
-	s.mux.HandleFunc("GET /v1/auth/status", s.admin(s.authStatus))
+	s.mux.HandleFunc("POST /v1/connections/{name}/login", s.admin(s.withLogins(s.startLogin)))
+	s.mux.HandleFunc("GET /v1/connections/{name}/login", s.admin(s.withLogins(s.loginState)))
+	s.mux.HandleFunc("GET /v1/auth/status", s.admin(s.withLogins(s.authStatus)))
 	s.mux.HandleFunc("GET /v1/pipelines/{pipeline}/dead-letters", s.admin(s.deadLetters))
 	s.mux.HandleFunc("GET /v1/pipelines/{pipeline}/dead-letters/{id}", s.admin(s.deadLetter))
 	s.mux.HandleFunc("POST /v1/pipelines/{pipeline}/dead-letters/replay", s.admin(s.replay))
@@ -284,13 +284,20 @@ func Sign(secret, body []byte) []byte {
 // maxLookupBody bounds a lookup query.
 const maxLookupBody = 1 << 20
 
+// withLogins refuses the login routes on a host without Logins.
+func (s *Server) withLogins(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.Logins == nil {
+			writeError(w, http.StatusNotImplemented, "this host runs no logins")
+			return
+		}
+		h(w, r)
+	}
+}
+
 // startLogin starts an authorization code login in the daemon and answers
 // its URL; the tokens stay in the daemon.
 func (s *Server) startLogin(w http.ResponseWriter, r *http.Request) {
-	if s.opts.Logins == nil {
-		writeError(w, http.StatusNotImplemented, "this host runs no logins")
-		return
-	}
 	var req LoginRequest
 	if r.ContentLength != 0 {
 		if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&req); err != nil {
@@ -308,10 +315,6 @@ func (s *Server) startLogin(w http.ResponseWriter, r *http.Request) {
 
 // loginState answers where the connection's latest login stands.
 func (s *Server) loginState(w http.ResponseWriter, r *http.Request) {
-	if s.opts.Logins == nil {
-		writeError(w, http.StatusNotImplemented, "this host runs no logins")
-		return
-	}
 	st, ok := s.opts.Logins.State(r.PathValue("name"))
 	if !ok {
 		writeError(w, http.StatusNotFound, "no login was started for connection %q", r.PathValue("name"))
@@ -323,10 +326,6 @@ func (s *Server) loginState(w http.ResponseWriter, r *http.Request) {
 // authStatus answers the token state of every oauth2 connection (no token
 // ever).
 func (s *Server) authStatus(w http.ResponseWriter, r *http.Request) {
-	if s.opts.Logins == nil {
-		writeError(w, http.StatusNotImplemented, "this host runs no logins")
-		return
-	}
 	st, err := s.opts.Logins.Status(r.Context())
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "token state: %v", err)
