@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weirhq/weir/host/oauth"
 	"github.com/weirhq/weir/host/store"
 	"github.com/weirhq/weir/sdk"
 )
@@ -154,5 +155,67 @@ func TestLookupRoute(t *testing.T) {
 		if rec.Code != tt.want || !strings.Contains(rec.Body.String(), tt.contains) || rec.Header().Get("Retry-After") != tt.retryAfter {
 			t.Errorf("%s %q = %d %s (Retry-After %q); want %d with %q", tt.name, tt.body, rec.Code, rec.Body, rec.Header().Get("Retry-After"), tt.want, tt.contains)
 		}
+	}
+}
+
+// fakeLogins knows one connection, "crm".
+type fakeLogins struct{ started map[string]string }
+
+func (f *fakeLogins) Start(_ context.Context, conn, listen string) (oauth.LoginState, error) {
+	if conn != "crm" {
+		return oauth.LoginState{}, errors.New("connection " + conn + " has no oauth2 block")
+	}
+	f.started[conn] = listen
+	return oauth.LoginState{Connection: conn, State: oauth.LoginPending, URL: "https://login.example.test/authorize?state=s"}, nil
+}
+
+func (f *fakeLogins) State(conn string) (oauth.LoginState, bool) {
+	if _, ok := f.started[conn]; !ok {
+		return oauth.LoginState{}, false
+	}
+	return oauth.LoginState{Connection: conn, State: oauth.LoginDone}, true
+}
+
+func (f *fakeLogins) Status(context.Context) ([]oauth.Status, error) {
+	return []oauth.Status{{Connection: "crm", Flow: "authorization_code", State: oauth.StateValid}}, nil
+}
+
+func TestLoginRoutes(t *testing.T) {
+	logins := &fakeLogins{started: map[string]string{}}
+	with := New(Options{Token: "t", Logins: logins})
+	without := New(Options{Token: "t"})
+	tests := []struct {
+		name, method, path, body string
+		srv                      *Server
+		code                     int
+		want                     string
+	}{
+		{"state before any start", "GET", "/v1/connections/crm/login", "", with, 404, "no login was started"},
+		{"start", "POST", "/v1/connections/crm/login", `{"listen":"127.0.0.1:8765"}`, with, 200, `"state": "pending"`},
+		{"state after the start", "GET", "/v1/connections/crm/login", "", with, 200, `"state": "done"`},
+		{"unknown connection", "POST", "/v1/connections/nope/login", "", with, 400, "no oauth2 block"},
+		{"malformed body", "POST", "/v1/connections/crm/login", `{"listen":`, with, 400, "login request"},
+		{"token state", "GET", "/v1/auth/status", "", with, 200, `"State": "valid"`},
+		{"host without logins", "POST", "/v1/connections/crm/login", "", without, 501, "runs no logins"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(tt.method, tt.path, strings.NewReader(tt.body))
+			req.Header.Set("Authorization", "Bearer t")
+			rec := httptest.NewRecorder()
+			tt.srv.ServeHTTP(rec, req)
+			if rec.Code != tt.code || !strings.Contains(rec.Body.String(), tt.want) {
+				t.Fatalf("%s %s = %d %s; want %d with %q", tt.method, tt.path, rec.Code, rec.Body, tt.code, tt.want)
+			}
+		})
+	}
+	if logins.started["crm"] != "127.0.0.1:8765" {
+		t.Errorf("listen passed on as %q", logins.started["crm"])
+	}
+	req := httptest.NewRequest("POST", "/v1/connections/crm/login", nil)
+	rec := httptest.NewRecorder()
+	with.ServeHTTP(rec, req)
+	if rec.Code != 401 {
+		t.Errorf("a login without the API token = %d; want 401", rec.Code)
 	}
 }
