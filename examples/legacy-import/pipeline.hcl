@@ -18,7 +18,12 @@ connection "netsuite" "erp" {
     client_id      = env("NS_CLIENT_ID")
     private_key    = file(env("NS_KEY_FILE"))
     certificate_id = env("NS_CERT_ID")
-    token_url      = env("NS_TOKEN_URL")
+    # The account's own endpoint (account 123456_SB1: host 123456-sb1...);
+    # NS_TOKEN_URL points elsewhere (a sandbox).
+    token_url = try(
+      env("NS_TOKEN_URL"),
+      "https://${lower(replace(env("NS_ACCOUNT_ID"), "_", "-"))}.suitetalk.api.netsuite.com/services/rest/auth/oauth2/v1/token",
+    )
   }
 
   limits {
