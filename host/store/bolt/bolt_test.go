@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -314,74 +313,17 @@ func TestBurst(t *testing.T) {
 // BenchmarkEnqueueParallel measures durable single-record enqueues of 1 KB
 // records from 16 goroutines.
 func BenchmarkEnqueueParallel(b *testing.B) {
-	ctx := context.Background()
 	s := open(b, b.TempDir(), bolt.Options{})
 	defer s.Close()
-	payload := []byte(`{"data":"` + strings.Repeat("x", 1024-11) + `"}`)
-	var n atomic.Int64
-	procs := runtime.GOMAXPROCS(0)
-	b.SetParallelism((16 + procs - 1) / procs) // 16 goroutines
-	b.ResetTimer()
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			i := n.Add(1)
-			r := store.Record{Key: fmt.Sprintf("order-%d", i), Version: 1, Object: "Order", Payload: payload}
-			if _, err := s.Enqueue(ctx, "orders", []store.Record{r}, nil); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "records/s")
+	storetest.BenchEnqueueParallel(b, s)
 }
 
 // BenchmarkLeaseSettle measures the delivery cycle: 4 workers each leasing
 // up to 100 records and acknowledging them with one Settle.
 func BenchmarkLeaseSettle(b *testing.B) {
-	ctx := context.Background()
 	s := open(b, b.TempDir(), bolt.Options{})
 	defer s.Close()
-	payload := make([]byte, 1024)
-	for i := 0; i < b.N; i += 1000 {
-		recs := make([]store.Record, 0, 1000)
-		for j := i; j < min(i+1000, b.N); j++ {
-			recs = append(recs, store.Record{Key: fmt.Sprintf("order-%d", j), Version: 1, Payload: payload})
-		}
-		if _, err := s.Enqueue(ctx, "orders", recs, nil); err != nil {
-			b.Fatal(err)
-		}
-	}
-	var done atomic.Int64
-	var wg sync.WaitGroup
-	b.ResetTimer()
-	start := time.Now()
-	for w := range 4 {
-		wg.Go(func() {
-			owner := fmt.Sprintf("w%d", w)
-			for done.Load() < int64(b.N) {
-				ls, err := s.Lease(ctx, "orders", owner, 100, time.Minute)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				if len(ls) == 0 {
-					return
-				}
-				outs := make([]store.Outcome, len(ls))
-				for i, l := range ls {
-					outs[i] = store.Outcome{Lease: l, Kind: store.Acked}
-				}
-				if err := s.Settle(ctx, outs); err != nil {
-					b.Error(err)
-					return
-				}
-				done.Add(int64(len(ls)))
-			}
-		})
-	}
-	wg.Wait()
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "records/s")
+	storetest.BenchLeaseSettle(b, s)
 }
 
 // TestExpiryClock drives KV expiry and source leadership with a fake clock,

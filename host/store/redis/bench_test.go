@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/weirhq/weir/host/store"
+	"github.com/weirhq/weir/host/store/storetest"
 )
 
 // The benchmarks run against the Redis of the tests (WEIR_TEST_REDIS_URL,
@@ -23,30 +23,14 @@ import (
 // commands on the same server, without per-key order, leases, fencing or
 // counters.
 
-var payload1K = []byte(`{"data":"` + strings.Repeat("x", 1024-11) + `"}`)
+var payload1K = storetest.Payload1K
 
 // BenchmarkEnqueueParallel measures single-record enqueues of 1 KB records
 // from 16 goroutines (a webhook burst).
 func BenchmarkEnqueueParallel(b *testing.B) {
-	ctx := context.Background()
 	s := openTest(b, testURL(b))
 	defer s.Close()
-	var n atomic.Int64
-	procs := runtime.GOMAXPROCS(0)
-	b.SetParallelism((16 + procs - 1) / procs) // 16 goroutines
-	b.ResetTimer()
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			i := n.Add(1)
-			r := store.Record{Key: fmt.Sprintf("order-%d", i), Version: 1, Object: "Order", Payload: payload1K}
-			if _, err := s.Enqueue(ctx, "orders", []store.Record{r}, nil); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "records/s")
+	storetest.BenchEnqueueParallel(b, s)
 }
 
 // BenchmarkEnqueueBatch measures enqueues of 100 records of 1 KB per call
@@ -72,48 +56,9 @@ func BenchmarkEnqueueBatch(b *testing.B) {
 // BenchmarkLeaseSettle measures the delivery cycle: 4 workers each leasing
 // up to 100 records and acknowledging them with one Settle.
 func BenchmarkLeaseSettle(b *testing.B) {
-	ctx := context.Background()
 	s := openTest(b, testURL(b))
 	defer s.Close()
-	for i := 0; i < b.N; i += 1000 {
-		recs := make([]store.Record, 0, 1000)
-		for j := i; j < min(i+1000, b.N); j++ {
-			recs = append(recs, store.Record{Key: fmt.Sprintf("order-%d", j), Version: 1, Payload: payload1K})
-		}
-		if _, err := s.Enqueue(ctx, "orders", recs, nil); err != nil {
-			b.Fatal(err)
-		}
-	}
-	var done atomic.Int64
-	var wg sync.WaitGroup
-	b.ResetTimer()
-	start := time.Now()
-	for w := range 4 {
-		wg.Go(func() {
-			owner := fmt.Sprintf("w%d", w)
-			for done.Load() < int64(b.N) {
-				ls, err := s.Lease(ctx, "orders", owner, 100, time.Minute)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				if len(ls) == 0 {
-					return
-				}
-				outs := make([]store.Outcome, len(ls))
-				for i, l := range ls {
-					outs[i] = store.Outcome{Lease: l, Kind: store.Acked}
-				}
-				if err := s.Settle(ctx, outs); err != nil {
-					b.Error(err)
-					return
-				}
-				done.Add(int64(len(ls)))
-			}
-		})
-	}
-	wg.Wait()
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "records/s")
+	storetest.BenchLeaseSettle(b, s)
 }
 
 // BenchmarkCycle measures the whole batched queue cycle from one
