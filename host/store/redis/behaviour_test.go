@@ -464,3 +464,42 @@ func TestWarnings(t *testing.T) {
 		t.Errorf("Warnings without CONFIG = %q", w)
 	}
 }
+
+// TestLeaseWithoutRecordIsLost checks the read of records after the lease
+// script: an entry whose record is gone by then (settled by another owner
+// after this lease was lost) is left out as a lost lease, and the others
+// are leased as usual.
+func TestLeaseWithoutRecordIsLost(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, testURL(t))
+	defer s.Close()
+	if _, err := s.Enqueue(ctx, "orders", []store.Record{rec("SO-1", 1), rec("SO-2", 1)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	p := s.pipe("orders")
+	fields, err := s.rdb.HKeys(ctx, p.ent).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var records []string
+	for _, f := range fields {
+		if strings.HasPrefix(f, "r") {
+			records = append(records, f)
+		}
+	}
+	if len(records) != 2 {
+		t.Fatalf("record fields %v; want 2", records)
+	}
+	gone, err := s.rdb.HGet(ctx, p.ent, records[0]).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.rdb.HDel(ctx, p.ent, records[0])
+	leases, err := s.Lease(ctx, "orders", "host-a", 10, time.Minute)
+	if err != nil || len(leases) != 1 {
+		t.Fatalf("Lease = %+v, %v; want the one entry whose record is there", leases, err)
+	}
+	if r, _ := decodeRecord(gone); leases[0].Record.Key == r.Key {
+		t.Fatalf("leased %s, whose record was gone", r.Key)
+	}
+}
