@@ -60,7 +60,7 @@ func (f adminFlags) connect(ctx context.Context, e *env) (admin, error) {
 	if addr == "" {
 		addr = cfg.API.Listen
 	}
-	h := &httpAdmin{base: "http://" + addr, token: e.getenv(APITokenEnv), client: &http.Client{Timeout: 30 * time.Second}}
+	h := newHTTPAdmin(e, addr)
 	_, err := h.Status(ctx)
 	if err == nil || !errors.Is(err, syscall.ECONNREFUSED) {
 		return h, err
@@ -80,6 +80,12 @@ func (f adminFlags) connect(ctx context.Context, e *env) (admin, error) {
 type httpAdmin struct {
 	base, token string
 	client      *http.Client
+}
+
+// newHTTPAdmin talks to the daemon at addr with the token from the
+// environment.
+func newHTTPAdmin(e *env, addr string) *httpAdmin {
+	return &httpAdmin{base: "http://" + addr, token: e.getenv(APITokenEnv), client: &http.Client{Timeout: 30 * time.Second}}
 }
 
 func (h *httpAdmin) Close() error { return nil }

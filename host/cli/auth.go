@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"os/exec"
 	"path/filepath"
@@ -224,7 +223,7 @@ const loginPoll = 250 * time.Millisecond
 // callback server and the tokens stay in the daemon, this command shows
 // the URL and waits for the outcome over the admin API.
 func loginViaDaemon(ctx context.Context, e *env, cfg *config.Config, name, listen string, timeout time.Duration, browser bool) error {
-	h := &httpAdmin{base: "http://" + cfg.API.Listen, token: e.getenv(APITokenEnv), client: &http.Client{Timeout: 30 * time.Second}}
+	h := newHTTPAdmin(e, cfg.API.Listen)
 	var st oauth.LoginState
 	if err := h.do(ctx, "POST", "/v1/connections/"+url.PathEscape(name)+"/login", api.LoginRequest{Listen: listen}, &st); err != nil {
 		return fmt.Errorf("a weir daemon holds the store; asking it to run the login: %w", err)
@@ -288,7 +287,7 @@ func authStatus(ctx context.Context, e *env, args []string) error {
 	switch {
 	case errors.Is(err, bolt.ErrInUse):
 		// A daemon holds the embedded store: it reports with its own key.
-		h := &httpAdmin{base: "http://" + cfg.API.Listen, token: e.getenv(APITokenEnv), client: &http.Client{Timeout: 30 * time.Second}}
+		h := newHTTPAdmin(e, cfg.API.Listen)
 		if err := h.do(ctx, "GET", "/v1/auth/status", nil, &statuses); err != nil {
 			return fmt.Errorf("a weir daemon holds the store; asking it for the token state: %w", err)
 		}
