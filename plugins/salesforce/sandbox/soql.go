@@ -242,6 +242,15 @@ type parser struct {
 func (p *parser) peek() token { return p.toks[p.i] }
 func (p *parser) next() token { t := p.toks[p.i]; p.i++; return t }
 
+// accept consumes the next token when it is the keyword w.
+func (p *parser) accept(w string) bool {
+	if !p.keyword(w) {
+		return false
+	}
+	p.i++
+	return true
+}
+
 func (p *parser) keyword(words ...string) bool {
 	t := p.peek()
 	if t.kind != tIdent {
@@ -345,16 +354,14 @@ func (p *parser) query(sub bool) (*soqlQuery, error) {
 		return nil, p.unexpected()
 	}
 	q.from, q.fromPos = t.text, t.pos
-	if p.keyword("WHERE") {
-		p.i++
+	if p.accept("WHERE") {
 		w, err := p.or()
 		if err != nil {
 			return nil, err
 		}
 		q.where = w
 	}
-	if p.keyword("ORDER") {
-		p.i++
+	if p.accept("ORDER") {
 		if err := p.expectKeyword("BY"); err != nil {
 			return nil, err
 		}
@@ -365,14 +372,11 @@ func (p *parser) query(sub bool) (*soqlQuery, error) {
 				return nil, p.unexpected()
 			}
 			o := orderItem{path: strings.Split(t.text, "."), pos: t.pos, nullsFirst: true}
-			if p.keyword("ASC") {
-				p.i++
-			} else if p.keyword("DESC") {
-				p.i++
+			if p.accept("ASC") {
+			} else if p.accept("DESC") {
 				o.desc, o.nullsFirst = true, false
 			}
-			if p.keyword("NULLS") {
-				p.i++
+			if p.accept("NULLS") {
 				switch {
 				case p.keyword("FIRST"):
 					o.nullsFirst = true
@@ -390,16 +394,14 @@ func (p *parser) query(sub bool) (*soqlQuery, error) {
 			p.i++
 		}
 	}
-	if p.keyword("LIMIT") {
-		p.i++
+	if p.accept("LIMIT") {
 		n, err := p.integer()
 		if err != nil {
 			return nil, err
 		}
 		q.limit = n
 	}
-	if p.keyword("OFFSET") {
-		p.i++
+	if p.accept("OFFSET") {
 		n, err := p.integer()
 		if err != nil {
 			return nil, err
@@ -448,8 +450,7 @@ func (p *parser) or() (expr, error) {
 }
 
 func (p *parser) unary() (expr, error) {
-	if p.keyword("NOT") {
-		p.i++
+	if p.accept("NOT") {
 		x, err := p.unary()
 		if err != nil {
 			return nil, err
@@ -479,8 +480,7 @@ func (p *parser) comparison() (expr, error) {
 	}
 	c := cmpExpr{path: strings.Split(t.text, "."), pos: t.pos}
 	negate := false
-	if p.keyword("NOT") {
-		p.i++
+	if p.accept("NOT") {
 		negate = true
 		if !p.keyword("IN", "LIKE") {
 			return nil, p.unexpected()
