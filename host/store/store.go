@@ -215,7 +215,9 @@ type OutcomeKind uint8
 const (
 	// Acked: delivered; the key's delivered version becomes the record's.
 	Acked OutcomeKind = iota + 1
-	// Retried: back to the queue, not leasable before Outcome.At.
+	// Retried: back to the queue, not leasable before Outcome.At. If a
+	// newer version of the key is pending, that version takes the entry's
+	// place and retry time, and the retried version is dropped (coalesced).
 	Retried
 	// DeadLettered: moved to the dead letters with Reason and Field.
 	DeadLettered
@@ -322,14 +324,6 @@ type Queue interface {
 	// Leases no longer held are left alone and reported by a
 	// *LeaseLostError; the others are renewed.
 	Renew(ctx context.Context, leases []Lease, ttl time.Duration) error
-	// Ack records a successful delivery; fenced.
-	Ack(ctx context.Context, l Lease) error
-	// Retry puts the entry back, invisible to Lease before at; fenced. If a
-	// newer version of the key is pending, that version takes the entry's
-	// place and retry time, and the retried version is dropped (coalesced).
-	Retry(ctx context.Context, l Lease, at time.Time, reason string) error
-	// DeadLetter moves the entry to the dead letters; fenced.
-	DeadLetter(ctx context.Context, l Lease, reason, field string) error
 	// Settle applies many outcomes in as few durable commits as the backend
 	// can. Each outcome is atomic and fenced on its own; lost leases are
 	// reported by a *LeaseLostError and the other outcomes still apply.

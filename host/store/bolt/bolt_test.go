@@ -96,10 +96,10 @@ func TestReopen(t *testing.T) {
 	if err != nil || len(ls) != 2 {
 		t.Fatalf("Lease = %d, %v", len(ls), err)
 	}
-	if err := s.Ack(ctx, ls[0]); err != nil {
+	if err := storetest.Ack(ctx, s, ls[0]); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeadLetter(ctx, ls[1], "bad", "f"); err != nil {
+	if err := storetest.DeadLetter(ctx, s, ls[1], "bad", "f"); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Put(ctx, "tokens", "crm", []byte("secret")); err != nil {
@@ -264,7 +264,7 @@ func TestClock(t *testing.T) {
 		t.Fatalf("Attempt = %d, want 2", l2.Attempt)
 	}
 	at := clock.now().Add(time.Minute)
-	if err := s.Retry(ctx, l2, at, "503"); err != nil {
+	if err := storetest.Retry(ctx, s, l2, at, "503"); err != nil {
 		t.Fatal(err)
 	}
 	clock.advance(time.Minute - time.Nanosecond)

@@ -328,21 +328,6 @@ func pipeOf(tx *bbolt.Tx, pipes map[string]*pipe, name string) (*pipe, error) {
 	return p, nil
 }
 
-// Ack implements store.Queue.
-func (s *Store) Ack(ctx context.Context, l store.Lease) error {
-	return s.Settle(ctx, []store.Outcome{{Lease: l, Kind: store.Acked}})
-}
-
-// Retry implements store.Queue.
-func (s *Store) Retry(ctx context.Context, l store.Lease, at time.Time, reason string) error {
-	return s.Settle(ctx, []store.Outcome{{Lease: l, Kind: store.Retried, At: at, Reason: reason}})
-}
-
-// DeadLetter implements store.Queue.
-func (s *Store) DeadLetter(ctx context.Context, l store.Lease, reason, field string) error {
-	return s.Settle(ctx, []store.Outcome{{Lease: l, Kind: store.DeadLettered, Reason: reason, Field: field}})
-}
-
 // Settle implements store.Queue. All outcomes share one commit.
 func (s *Store) Settle(ctx context.Context, outcomes []store.Outcome) error {
 	if err := store.CheckOutcomes(outcomes); err != nil {

@@ -12,6 +12,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/weirhq/weir/host/store"
+	"github.com/weirhq/weir/host/store/storetest"
 )
 
 func rec(key string, version int64) store.Record {
@@ -73,10 +74,10 @@ func TestStalledOwnerFenced(t *testing.T) {
 		name string
 		do   func() error
 	}{
-		{"Ack", func() error { return a.Ack(ctx, old) }},
+		{"Ack", func() error { return storetest.Ack(ctx, a, old) }},
 		{"Renew", func() error { return a.Renew(ctx, []store.Lease{old}, time.Minute) }},
-		{"Retry", func() error { return a.Retry(ctx, old, time.Now(), "timeout") }},
-		{"DeadLetter", func() error { return a.DeadLetter(ctx, old, "bad", "") }},
+		{"Retry", func() error { return storetest.Retry(ctx, a, old, time.Now(), "timeout") }},
+		{"DeadLetter", func() error { return storetest.DeadLetter(ctx, a, old, "bad", "") }},
 		{"Settle", func() error {
 			return a.Settle(ctx, []store.Outcome{{Lease: old, Kind: store.Acked}, {Lease: old, Kind: store.Retried}})
 		}},
@@ -98,7 +99,7 @@ func TestStalledOwnerFenced(t *testing.T) {
 	if err := b.Renew(ctx, []store.Lease{took}, time.Minute); err != nil {
 		t.Fatalf("Renew by the new owner: %v", err)
 	}
-	if err := b.Ack(ctx, took); err != nil {
+	if err := storetest.Ack(ctx, b, took); err != nil {
 		t.Fatalf("Ack by the new owner: %v", err)
 	}
 	want, _ = a.Stats(ctx, "orders")
@@ -233,7 +234,7 @@ func TestOneSlotPerPipeline(t *testing.T) {
 		if err != nil || len(ls) != 1 {
 			t.Fatalf("Lease(%q) = %v, %v", name, ls, err)
 		}
-		if err := s.DeadLetter(ctx, ls[0], "bad", ""); err != nil {
+		if err := storetest.DeadLetter(ctx, s, ls[0], "bad", ""); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.Lead(ctx, name, "crm", "w", time.Minute); err != nil {
@@ -389,7 +390,7 @@ func TestRestart(t *testing.T) {
 	if err != nil || len(ls) == 0 {
 		t.Fatalf("Lease after the restart = %d, %v", len(ls), err)
 	}
-	if err := s.Ack(ctx, ls[0]); err != nil {
+	if err := storetest.Ack(ctx, s, ls[0]); err != nil {
 		t.Fatalf("Ack after the restart: %v", err)
 	}
 	t.Logf("%d enqueues acknowledged, all present after SIGKILL and restart; %d failed while down (slowest %s)",

@@ -502,21 +502,6 @@ func (s *Store) Renew(ctx context.Context, leases []store.Lease, ttl time.Durati
 	return lostError(lost, func(i int) string { return leases[i].ID })
 }
 
-// Ack implements store.Queue.
-func (s *Store) Ack(ctx context.Context, l store.Lease) error {
-	return s.Settle(ctx, []store.Outcome{{Lease: l, Kind: store.Acked}})
-}
-
-// Retry implements store.Queue.
-func (s *Store) Retry(ctx context.Context, l store.Lease, at time.Time, reason string) error {
-	return s.Settle(ctx, []store.Outcome{{Lease: l, Kind: store.Retried, At: at, Reason: reason}})
-}
-
-// DeadLetter implements store.Queue.
-func (s *Store) DeadLetter(ctx context.Context, l store.Lease, reason, field string) error {
-	return s.Settle(ctx, []store.Outcome{{Lease: l, Kind: store.DeadLettered, Reason: reason, Field: field}})
-}
-
 // Settle implements store.Queue: one script call per pipeline (and per
 // maxSettle outcomes).
 func (s *Store) Settle(ctx context.Context, outcomes []store.Outcome) error {

@@ -138,9 +138,9 @@ func testConcurrency(h *harness) {
 					mu.Unlock()
 					if retry {
 						retries.Add(1)
-						err = h.s.Retry(h.ctx, l, time.Now(), "random failure")
+						err = Retry(h.ctx, h.s, l, time.Now(), "random failure")
 					} else {
-						err = h.s.Ack(h.ctx, l)
+						err = Ack(h.ctx, h.s, l)
 					}
 					if err != nil {
 						fail("settle %s: %v", l.ID, err)

@@ -14,7 +14,7 @@ func testDeadLetter(h *harness) {
 	l1 := h.leaseOne("w", "k", 1)
 	h.enqueue(rec("k", 2))
 	before := time.Now()
-	if err := h.s.DeadLetter(h.ctx, l1, `unknown unit "Pack of 12"`, "item.items[0].units"); err != nil {
+	if err := DeadLetter(h.ctx, h.s, l1, `unknown unit "Pack of 12"`, "item.items[0].units"); err != nil {
 		h.t.Fatalf("DeadLetter: %v", err)
 	}
 	after := time.Now()
@@ -52,7 +52,7 @@ func testDeadLetter(h *harness) {
 	}
 
 	// A dead-lettered key with nothing pending takes new versions at once.
-	if err := h.s.DeadLetter(h.ctx, l2, "bad", ""); err != nil {
+	if err := DeadLetter(h.ctx, h.s, l2, "bad", ""); err != nil {
 		h.t.Fatalf("DeadLetter: %v", err)
 	}
 	h.wantEnqueue(store.EnqueueResult{Accepted: 1}, rec("k", 3))
@@ -66,7 +66,7 @@ func (h *harness) deadLetterAll() []store.Lease {
 	h.t.Helper()
 	ls := h.lease("w", 100, longTTL)
 	for _, l := range ls {
-		if err := h.s.DeadLetter(h.ctx, l, "rejected "+l.Record.Key, ""); err != nil {
+		if err := DeadLetter(h.ctx, h.s, l, "rejected "+l.Record.Key, ""); err != nil {
 			h.t.Fatalf("DeadLetter: %v", err)
 		}
 	}

@@ -224,7 +224,7 @@ func testStaleVersions(h *harness) {
 		return func(h *harness, key string) {
 			h.enqueue(rec(key, v))
 			l := h.leaseOne("w", key, v)
-			if err := h.s.Retry(h.ctx, l, time.Now().Add(time.Hour), "later"); err != nil {
+			if err := Retry(h.ctx, h.s, l, time.Now().Add(time.Hour), "later"); err != nil {
 				h.t.Fatalf("Retry: %v", err)
 			}
 		}
@@ -354,9 +354,9 @@ func testLeaseExpiry(h *harness) {
 	h.enqueue(rec("b", 1))
 	want := store.Stats{Ready: 1, InFlight: 1, Accepted: 2}
 	h.wantStats(want)
-	h.wantLost("Ack by the old owner", h.s.Ack(h.ctx, l1), l1.ID)
-	h.wantLost("Retry by the old owner", h.s.Retry(h.ctx, l1, time.Now(), "x"), l1.ID)
-	h.wantLost("DeadLetter by the old owner", h.s.DeadLetter(h.ctx, l1, "x", ""), l1.ID)
+	h.wantLost("Ack by the old owner", Ack(h.ctx, h.s, l1), l1.ID)
+	h.wantLost("Retry by the old owner", Retry(h.ctx, h.s, l1, time.Now(), "x"), l1.ID)
+	h.wantLost("DeadLetter by the old owner", DeadLetter(h.ctx, h.s, l1, "x", ""), l1.ID)
 	h.wantLost("Renew by the old owner", h.s.Renew(h.ctx, []store.Lease{l1}, time.Minute), l1.ID)
 	h.wantStats(want)
 	h.ack(l2)
@@ -384,7 +384,7 @@ func testExpiredStillHeld(h *harness) {
 	if err := h.s.Renew(h.ctx, ls[:1], longTTL); err != nil {
 		h.t.Fatalf("Renew of an expired lease nobody took: %v", err)
 	}
-	if err := h.s.Ack(h.ctx, ls[1]); err != nil {
+	if err := Ack(h.ctx, h.s, ls[1]); err != nil {
 		h.t.Fatalf("Ack of an expired lease nobody took: %v", err)
 	}
 	h.wantLeased(10, "(none)")
@@ -412,9 +412,9 @@ func testFencing(h *harness) {
 		name string
 		do   func(store.Lease) error
 	}{
-		{"Ack", func(l store.Lease) error { return h.s.Ack(h.ctx, l) }},
-		{"Retry", func(l store.Lease) error { return h.s.Retry(h.ctx, l, time.Now(), "r") }},
-		{"DeadLetter", func(l store.Lease) error { return h.s.DeadLetter(h.ctx, l, "r", "f") }},
+		{"Ack", func(l store.Lease) error { return Ack(h.ctx, h.s, l) }},
+		{"Retry", func(l store.Lease) error { return Retry(h.ctx, h.s, l, time.Now(), "r") }},
+		{"DeadLetter", func(l store.Lease) error { return DeadLetter(h.ctx, h.s, l, "r", "f") }},
 		{"Renew", func(l store.Lease) error { return h.s.Renew(h.ctx, []store.Lease{l}, time.Minute) }},
 	}
 	for _, f := range forged {
@@ -470,7 +470,7 @@ func testDelayedRetry(h *harness) {
 	h.enqueue(rec("k", 1))
 	l := h.leaseOne("w", "k", 1)
 	at := time.Now().Add(120 * time.Millisecond)
-	if err := h.s.Retry(h.ctx, l, at, "ERP answered 503"); err != nil {
+	if err := Retry(h.ctx, h.s, l, at, "ERP answered 503"); err != nil {
 		h.t.Fatalf("Retry: %v", err)
 	}
 	h.wantStats(store.Stats{Delayed: 1, Accepted: 1})
@@ -495,11 +495,11 @@ func testDelayedRetry(h *harness) {
 func testRetryPast(h *harness) {
 	h.enqueue(rec("k", 1))
 	l := h.leaseOne("w", "k", 1)
-	if err := h.s.Retry(h.ctx, l, time.Now().Add(-time.Hour), "r"); err != nil {
+	if err := Retry(h.ctx, h.s, l, time.Now().Add(-time.Hour), "r"); err != nil {
 		h.t.Fatalf("Retry: %v", err)
 	}
 	l = h.leaseOne("w", "k", 1)
-	if err := h.s.Retry(h.ctx, l, time.Time{}, "r"); err != nil {
+	if err := Retry(h.ctx, h.s, l, time.Time{}, "r"); err != nil {
 		h.t.Fatalf("Retry(zero time): %v", err)
 	}
 	l = h.leaseOne("w", "k", 1)
@@ -514,7 +514,7 @@ func testRetrySuperseded(h *harness) {
 	l1 := h.leaseOne("w", "k", 1)
 	h.enqueue(rec("k", 2))
 	at := time.Now().Add(100 * time.Millisecond)
-	if err := h.s.Retry(h.ctx, l1, at, "timeout"); err != nil {
+	if err := Retry(h.ctx, h.s, l1, at, "timeout"); err != nil {
 		h.t.Fatalf("Retry: %v", err)
 	}
 	// k@1 is dropped; k@2 takes its place and its retry time.
@@ -535,7 +535,7 @@ func testDelayedReplaced(h *harness) {
 	h.enqueue(rec("k", 1))
 	l1 := h.leaseOne("w", "k", 1)
 	at := time.Now().Add(100 * time.Millisecond)
-	if err := h.s.Retry(h.ctx, l1, at, "timeout"); err != nil {
+	if err := Retry(h.ctx, h.s, l1, at, "timeout"); err != nil {
 		h.t.Fatalf("Retry: %v", err)
 	}
 	h.wantEnqueue(store.EnqueueResult{Accepted: 1, Coalesced: 1}, rec("k", 2))
@@ -638,7 +638,7 @@ func testPipelinesIsolated(h *harness) {
 	other.wantEnqueue(store.EnqueueResult{Accepted: 1}, rec("k", 6))
 	h.wantStats(store.Stats{Accepted: 1, Delivered: 1})
 	other.wantStats(store.Stats{Pending: 1, InFlight: 1, Accepted: 2, Stale: 1})
-	if err := other.s.DeadLetter(h.ctx, lo, "bad", ""); err != nil {
+	if err := DeadLetter(h.ctx, other.s, lo, "bad", ""); err != nil {
 		h.t.Fatal(err)
 	}
 	if dls, err := h.s.DeadLetters(h.ctx, h.pipe, "", 0); err != nil || len(dls) != 0 {

@@ -164,7 +164,7 @@ func (h *harness) wantLeased(max int, want string) []store.Lease {
 func (h *harness) ack(ls ...store.Lease) {
 	h.t.Helper()
 	for _, l := range ls {
-		if err := h.s.Ack(h.ctx, l); err != nil {
+		if err := Ack(h.ctx, h.s, l); err != nil {
 			h.t.Fatalf("Ack(%s): %v", l.ID, err)
 		}
 	}
