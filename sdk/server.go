@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
@@ -129,8 +130,12 @@ func (s *server) DecodeWebhook(ctx context.Context, req *pb.DecodeWebhookRequest
 }
 
 // DecodeWebhooks decodes each request of the batch with the connector's
-// DecodeWebhook, up to maxParallelDecodes at a time (as the host's
-// concurrent requests would): connectors need nothing more.
+// DecodeWebhook: connectors need nothing more. The requests are decoded one
+// after another, which is cheapest for the usual decoder (a few
+// microseconds of parsing); a batch still unfinished after
+// decodeHelpAfter gets helpers, up to maxParallelDecodes decodes at a time
+// (as the host's concurrent requests would run), so a slow decoder does not
+// hold the whole batch up.
 func (s *server) DecodeWebhooks(ctx context.Context, req *pb.DecodeWebhooksRequest) (*pb.DecodeWebhooksResponse, error) {
 	d, ok := s.impl.(WebhookDecoder)
 	if !ok {
@@ -153,24 +158,7 @@ func (s *server) DecodeWebhooks(ctx context.Context, req *pb.DecodeWebhooksReque
 		}
 		out.Results[i] = &pb.DecodeWebhookResult{Response: webhookResponseToPB(res)}
 	}
-	if len(reqs) == 1 {
-		decode(0)
-	} else {
-		var wg sync.WaitGroup
-		next := make(chan int)
-		for range min(len(reqs), maxParallelDecodes) {
-			wg.Go(func() {
-				for i := range next {
-					decode(i)
-				}
-			})
-		}
-		for i := range reqs {
-			next <- i
-		}
-		close(next)
-		wg.Wait()
-	}
+	forEachHelped(len(reqs), decode)
 	for _, err := range errs {
 		if err != nil {
 			return nil, err
@@ -179,9 +167,52 @@ func (s *server) DecodeWebhooks(ctx context.Context, req *pb.DecodeWebhooksReque
 	return out, nil
 }
 
-// maxParallelDecodes bounds the DecodeWebhook calls of one batch that run
-// at once.
-const maxParallelDecodes = 8
+const (
+	// decodeHelpAfter is how long a batch is decoded one request at a time
+	// before helpers join.
+	decodeHelpAfter = time.Millisecond
+	// maxParallelDecodes bounds the DecodeWebhook calls of one batch that
+	// run at once.
+	maxParallelDecodes = 8
+)
+
+// forEachHelped calls f(0..n-1), each once, on the calling goroutine; if
+// they are not all done after decodeHelpAfter, up to maxParallelDecodes-1
+// helpers take the rest. Handing each call to another goroutine costs more
+// than a fast f; a slow f is worth it.
+func forEachHelped(n int, f func(i int)) {
+	var next atomic.Int64
+	work := func() {
+		for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+			f(i)
+		}
+	}
+	if n <= 1 {
+		work()
+		return
+	}
+	var (
+		mu   sync.Mutex
+		done bool
+		wg   sync.WaitGroup
+	)
+	t := time.AfterFunc(decodeHelpAfter, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if done {
+			return
+		}
+		for range min(n, maxParallelDecodes) - 1 {
+			wg.Go(work)
+		}
+	})
+	work()
+	t.Stop()
+	mu.Lock()
+	done = true // helpers are added under mu before this, or never
+	mu.Unlock()
+	wg.Wait()
+}
 
 // describe returns the connector's description with capabilities filled in
 // from the interfaces it implements when it did not list them.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -133,5 +134,33 @@ func TestDecodeWebhooksInParallel(t *testing.T) {
 		if errs[i] != nil || len(res[i].Records) != 1 || res[i].Records[0].Key != string(reqs[i].Body) {
 			t.Errorf("request %d: %+v, %v", i, res[i], errs[i])
 		}
+	}
+}
+
+// TestForEachHelped checks that every index is called exactly once, fast
+// or slow, with and without helpers.
+func TestForEachHelped(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		n    int
+		each time.Duration
+	}{
+		{"none", 0, 0},
+		{"one", 1, 0},
+		{"fast", 64, 0},
+		{"slow", 20, 300 * time.Microsecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := make([]atomic.Int32, tc.n)
+			forEachHelped(tc.n, func(i int) {
+				time.Sleep(tc.each)
+				calls[i].Add(1)
+			})
+			for i := range calls {
+				if got := calls[i].Load(); got != 1 {
+					t.Errorf("index %d called %d times", i, got)
+				}
+			}
+		})
 	}
 }
