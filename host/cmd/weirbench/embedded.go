@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -105,7 +104,7 @@ func httpFloor() time.Duration {
 	const n, clients = 5000, 16
 	v := newVendor(0)
 	defer v.close()
-	h := &hookClient{url: v.url("floor"), client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}}}
+	h := newURLClient(v.url("floor"), clients)
 	parallel(clients, clients, func(i int) error { return h.post(order(i)) })
 	return best(burstReps, true, func(int) time.Duration {
 		return parallel(n, clients, func(i int) error { return h.post(order(i)) })
