@@ -81,7 +81,7 @@ type Summary struct {
 	Window       time.Duration `json:"window"`
 	AcceptTime   time.Duration `json:"accept_time"`
 	// Utilisation is the mean share of the limit used over the full
-	// windows of the run.
+	// windows in which orders waited for the ERP.
 	Utilisation    float64       `json:"utilisation"`
 	DrainTime      time.Duration `json:"drain_time"`
 	ERPRequests    int           `json:"erp_requests"`
@@ -425,6 +425,9 @@ type progress struct {
 	start    time.Time
 	lines    int
 	calm     int
+	// waitedFrom and waitedTo are the first and last time the status
+	// showed orders waiting for the ERP.
+	waitedFrom, waitedTo time.Time
 }
 
 func (p *progress) print(st api.Status) {
@@ -454,11 +457,22 @@ func (p *progress) print(st api.Status) {
 	fmt.Fprint(p.o.Out, time.Now().Format("15:04:05 ")+strings.ReplaceAll(strings.TrimSuffix(out, "\n"), "\n", "\n         ")+"\n")
 }
 
-// noteAccepted records when the forward pipeline had accepted the burst.
+// noteAccepted records when the forward pipeline had accepted the burst,
+// and the span in which it had orders waiting.
 func (p *progress) noteAccepted(st api.Status, orders int) {
 	for _, pl := range st.Pipelines {
-		if pl.Name == "orders_to_erp" && p.accepted == 0 && pl.Accepted >= int64(orders) {
+		if pl.Name != "orders_to_erp" {
+			continue
+		}
+		if p.accepted == 0 && pl.Accepted >= int64(orders) {
 			p.accepted = time.Since(p.start)
+		}
+		if pl.Ready+pl.Pending > 0 {
+			now := time.Now()
+			if p.waitedFrom.IsZero() {
+				p.waitedFrom = now
+			}
+			p.waitedTo = now
 		}
 	}
 }
@@ -550,12 +564,17 @@ func verify(ctx context.Context, d *daemon.Daemon, sf *sfsandbox.Server, ns *nss
 		sum.MostInWindow = max(sum.MostInWindow, hi-lo+1)
 	}
 	// Mean use over the windows that start at a request and end before the
-	// last one (while work waited).
+	// last one, while orders waited for the ERP (as the status showed them,
+	// sampled each second).
 	windows, total, hi := 0, 0, 0
 	for lo := range times {
 		end := times[lo].Add(o.Per)
-		if len(times) == 0 || end.After(times[len(times)-1]) {
+		if len(times) == 0 || end.After(times[len(times)-1]) || end.After(p.waitedTo) {
 			break
+		}
+		if times[lo].Before(p.waitedFrom) {
+			hi = max(hi, lo+1)
+			continue
 		}
 		for hi < len(times) && times[hi].Before(end) {
 			hi++
