@@ -16,15 +16,16 @@ import (
 // moment for more only while they are shared (measured on the 5,000-request
 // burst: a third less CPU in host and connector, and a quarter less time).
 const (
-	// hookLeaders is how many batches of one pipeline may be decoding at
-	// once. Storing is not counted: a batch passes the lead on once it is
-	// decoded, so one decode overlaps the commits of earlier batches. One
-	// gives the largest batches (measured: more leaders only add calls).
+	// hookLeaders is how many batches of one pipeline may be in progress
+	// (decoding and storing) at once. One gives the largest batches, and
+	// so the fewest connector calls and commits: measured on the burst,
+	// overlapping one batch's decoding with another's commit halved the
+	// batches and cost more than it saved, and more leaders only add calls.
 	hookLeaders = 1
 	// hookLinger bounds how long a batch waits for more requests while
 	// batches are shared (the pipeline is busy): it goes as soon as as many
 	// wait as the last batch held.
-	hookLinger = time.Millisecond
+	hookLinger = 2 * time.Millisecond
 	// maxHookBatch bounds the requests in one batch.
 	maxHookBatch = 64
 	// maxHookBatchBytes bounds the bodies of one batch (one request may be
@@ -65,11 +66,9 @@ type hookBatcher struct {
 }
 
 // do runs c, in a batch with whatever else is waiting, and returns when c
-// is done. decode handles a batch's first phase and returns its second,
-// which must fill every call's result. The lead passes on between the two:
-// the next batch is decoded while this one waits for its commit, so that
-// the enqueues of several batches share commits.
-func (b *hookBatcher) do(c *hookCall, decode func([]*hookCall) (store func())) {
+// is done. handle must fill every call's result; the lead passes on when it
+// returns.
+func (b *hookBatcher) do(c *hookCall, handle func([]*hookCall)) {
 	c.wake = make(chan bool, 1)
 	b.mu.Lock()
 	if b.leaders < hookLeaders {
@@ -91,12 +90,8 @@ func (b *hookBatcher) do(c *hookCall, decode func([]*hookCall) (store func())) {
 	}
 	b.linger()
 	batch := b.take(c)
-	var store func()
-	guard(batch, func() { store = decode(batch) })
+	guard(batch, handle)
 	b.handOff()
-	if store != nil {
-		guard(batch, store)
-	}
 	for _, o := range batch[1:] {
 		o.wake <- false
 	}
@@ -104,7 +99,7 @@ func (b *hookBatcher) do(c *hookCall, decode func([]*hookCall) (store func())) {
 
 // guard runs f; a panic fails every call of the batch rather than leaving
 // them, and every webhook behind them, waiting forever.
-func guard(batch []*hookCall, f func()) {
+func guard(batch []*hookCall, f func([]*hookCall)) {
 	defer func() {
 		if p := recover(); p != nil {
 			err := fmt.Errorf("engine: webhook batch: panic: %v", p)
@@ -113,7 +108,7 @@ func guard(batch []*hookCall, f func()) {
 			}
 		}
 	}()
-	f()
+	f(batch)
 }
 
 // linger waits, while batches are shared, until as many requests wait as
@@ -171,13 +166,12 @@ func (b *hookBatcher) take(c *hookCall) []*hookCall {
 }
 
 // ingestBatch decodes a batch of webhooks with the source connector and
-// returns the step that stores the records of every request it accepted,
-// in one enqueue. A request the connector rejects or fails is answered on
-// its own; a failed enqueue fails every accepted request (nothing of
-// theirs was stored).
-func (r *runner) ingestBatch(batch []*hookCall) (store func()) {
+// stores the records of every request it accepted, in one enqueue. A
+// request the connector rejects or fails is answered on its own; a failed
+// enqueue fails every accepted request (nothing of theirs was stored).
+func (r *runner) ingestBatch(batch []*hookCall) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(batch[0].ctx), hookTimeout)
-	done := func() { cancel() }
+	defer cancel()
 	fail := func(calls []*hookCall, err error) {
 		for _, c := range calls {
 			c.resp, c.err = sdk.WebhookResponse{}, err
@@ -187,7 +181,7 @@ func (r *runner) ingestBatch(batch []*hookCall) (store func()) {
 	conn, err := r.e.opts.Connectors.Connector(ctx, src)
 	if err != nil {
 		fail(batch, fmt.Errorf("connection %s: %w", src, err))
-		return done
+		return
 	}
 	reqs := make([]sdk.WebhookRequest, len(batch))
 	for i, c := range batch {
@@ -196,7 +190,7 @@ func (r *runner) ingestBatch(batch []*hookCall) (store func()) {
 	resps, errs, err := decodeWebhooks(ctx, conn, r.p.Source.Settings, reqs)
 	if err != nil {
 		fail(batch, fmt.Errorf("connection %s: decode webhook: %w", src, err))
-		return done
+		return
 	}
 	var recs []sdk.Record
 	accepted := make([]*hookCall, 0, len(batch))
@@ -216,13 +210,10 @@ func (r *runner) ingestBatch(batch []*hookCall) (store func()) {
 		}
 	}
 	if len(recs) == 0 {
-		return done
+		return
 	}
-	return func() {
-		defer cancel()
-		if err := r.enqueue(ctx, recs, nil); err != nil {
-			fail(accepted, err)
-		}
+	if err := r.enqueue(ctx, recs, nil); err != nil {
+		fail(accepted, err)
 	}
 }
 
