@@ -9,5 +9,8 @@ import (
 )
 
 func main() {
+	if os.Getenv("GOGC") == "" {
+		go tuneGC(gcTuneInterval, os.Getenv("GOMEMLIMIT") == "")
+	}
 	os.Exit(cli.Main(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
