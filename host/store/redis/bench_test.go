@@ -225,13 +225,28 @@ func atof(s string) float64 {
 
 // BenchmarkRedisCPU measures the Redis CPU each script costs per record:
 // per round, one Enqueue of 2,000 records of 1 KB, then 20 Leases of 100,
-// then 20 Settles of 100 acks, each phase timed on its own. cpu is the
+// then 20 Settles of 100 acks ("bulk"), or all three 12 at a time, as in a
+// webhook burst ("burst"), each phase timed on its own. cpu is the
 // server process's CPU (parsing, replies and commands sent besides the
 // scripts included): the figure to compare. script is the time inside
 // EVALSHA only, as wall time (it includes preemption). Unless
 // WEIR_TEST_REDIS_URL is set, it runs on a redis-server of its own when one
 // can be started, so that nothing else shares the counters.
 func BenchmarkRedisCPU(b *testing.B) {
+	for _, bc := range []struct {
+		name         string
+		round, batch int
+	}{
+		{"bulk", 2000, 100}, // a file source's batches, workers' leases
+		{"burst", 12, 12},   // a webhook batch, leased as it comes
+	} {
+		b.Run(bc.name, func(b *testing.B) { benchRedisCPU(b, bc.round, bc.batch) })
+	}
+}
+
+// benchRedisCPU enqueues round records a call, leases and settles them
+// batch at a time, and reports Redis CPU and script time per record.
+func benchRedisCPU(b *testing.B, round, batch int) {
 	ctx := context.Background()
 	url := testURL(b)
 	if os.Getenv("WEIR_TEST_REDIS_URL") == "" && haveRedisServer() {
@@ -247,7 +262,6 @@ func BenchmarkRedisCPU(b *testing.B) {
 		cpu[i] += c1 - c0
 		script[i] += e1 - e0
 	}
-	const round = 2000
 	n := 0
 	b.ResetTimer()
 	for ; n < b.N; n += round {
@@ -262,9 +276,9 @@ func BenchmarkRedisCPU(b *testing.B) {
 		})
 		var leases [][]store.Lease
 		measure(1, func() {
-			for range round / 100 {
-				ls, err := s.Lease(ctx, "orders", "w", 100, time.Minute)
-				if err != nil || len(ls) != 100 {
+			for range round / batch {
+				ls, err := s.Lease(ctx, "orders", "w", batch, time.Minute)
+				if err != nil || len(ls) != batch {
 					b.Fatalf("Lease = %d, %v", len(ls), err)
 				}
 				leases = append(leases, ls)
