@@ -58,11 +58,14 @@ type hookBatcher struct {
 	mu      sync.Mutex
 	waiting []*hookCall
 	leaders int
-	// last is the size of the last batch. While batches are shared, the
-	// next one lingers until as many requests wait (or hookLinger passes):
-	// enough is signalled by closing the enough channel.
-	last   int
-	enough chan struct{}
+	// last is the size of the last batch and lastDone when it was done.
+	// While batches are shared, the next one lingers until as many
+	// requests wait (or hookLinger passes): enough is signalled by closing
+	// the enough channel. Once the pipeline has been idle for hookLinger,
+	// batches are no longer shared.
+	last     int
+	lastDone time.Time
+	enough   chan struct{}
 }
 
 // do runs c, in a batch with whatever else is waiting, and returns when c
@@ -112,12 +115,12 @@ func guard(batch []*hookCall, f func([]*hookCall)) {
 }
 
 // linger waits, while batches are shared, until as many requests wait as
-// the last batch held, or hookLinger passes.
-func (b *hookBatcher) linger() {
+// the last batch held, or hookLinger passes. It reports whether it waited.
+func (b *hookBatcher) linger() (waited bool) {
 	b.mu.Lock()
-	if b.last <= 1 || len(b.waiting)+1 >= b.last {
+	if b.last <= 1 || len(b.waiting)+1 >= b.last || time.Since(b.lastDone) > hookLinger {
 		b.mu.Unlock()
-		return
+		return false
 	}
 	enough := make(chan struct{})
 	b.enough = enough
@@ -131,11 +134,13 @@ func (b *hookBatcher) linger() {
 	b.mu.Lock()
 	b.enough = nil
 	b.mu.Unlock()
+	return true
 }
 
 // handOff gives the lead to the longest waiting call, if any.
 func (b *hookBatcher) handOff() {
 	b.mu.Lock()
+	b.lastDone = time.Now()
 	if len(b.waiting) == 0 {
 		b.leaders--
 		b.mu.Unlock()

@@ -199,3 +199,28 @@ func TestWebhookBatchPanic(t *testing.T) {
 		t.Fatalf("after the panics: %+v, %v, %d leaders", ok.resp, ok.err, b.leaders)
 	}
 }
+
+// TestWebhookLinger checks when a batch waits for more requests: only
+// while batches are shared and the pipeline has not gone idle.
+func TestWebhookLinger(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		last    int
+		idle    time.Duration
+		waiting int
+		want    bool
+	}{
+		{"first batch", 0, 0, 0, false},
+		{"alone before", 1, 0, 0, false},
+		{"shared, fewer waiting", 12, 0, 3, true},
+		{"shared, enough waiting", 12, 0, 11, false},
+		{"idle since the last batch", 12, time.Second, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := &hookBatcher{last: tc.last, lastDone: time.Now().Add(-tc.idle), waiting: make([]*hookCall, tc.waiting)}
+			if got := b.linger(); got != tc.want {
+				t.Errorf("linger() = %v; want %v", got, tc.want)
+			}
+		})
+	}
+}
