@@ -87,7 +87,34 @@ type Options struct {
 	// Logins runs `weir auth login` inside the daemon, for a CLI that
 	// cannot open the store the daemon holds; nil refuses it.
 	Logins Logins
+	// Planner runs `weir plan` inside the daemon, with its stored tokens
+	// and source cursors, for a CLI that cannot open the store the daemon
+	// holds; nil refuses it.
+	Planner Planner
 }
+
+// Planner says what records would become in a pipeline, writing nothing
+// (*daemon.Daemon). It returns an error matching engine.ErrUnknownPipeline
+// for a pipeline that is not configured.
+type Planner interface {
+	// Plan plans recs, or, when fromSource > 0, that many records read
+	// from the pipeline's source after its saved cursor (saving nothing).
+	Plan(ctx context.Context, pipeline string, recs []sdk.Record, fromSource int) ([]engine.PlanResult, error)
+}
+
+// PlanRequest is the body of POST /v1/pipelines/{pipeline}/plan: record
+// payloads to plan, or how many records to read from the source.
+type PlanRequest struct {
+	Records    []json.RawMessage `json:"records,omitempty"`
+	FromSource int               `json:"from_source,omitempty"`
+}
+
+// maxPlanBody bounds a plan request.
+const maxPlanBody = 64 << 20
+
+// maxPlanFromSource bounds the records one plan request reads from a
+// source.
+const maxPlanFromSource = 10000
 
 // Logins starts and follows authorization code logins and reports the
 // token state (*oauth.Logins).
@@ -128,6 +155,7 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("POST /v1/connections/{name}/login", s.admin(s.withLogins(s.startLogin)))
 	s.mux.HandleFunc("GET /v1/connections/{name}/login", s.admin(s.withLogins(s.loginState)))
 	s.mux.HandleFunc("GET /v1/auth/status", s.admin(s.withLogins(s.authStatus)))
+	s.mux.HandleFunc("POST /v1/pipelines/{pipeline}/plan", s.admin(s.plan))
 	s.mux.HandleFunc("GET /v1/pipelines/{pipeline}/dead-letters", s.admin(s.deadLetters))
 	s.mux.HandleFunc("GET /v1/pipelines/{pipeline}/dead-letters/{id}", s.admin(s.deadLetter))
 	s.mux.HandleFunc("POST /v1/pipelines/{pipeline}/dead-letters/replay", s.admin(s.replay))
@@ -283,6 +311,43 @@ func Sign(secret, body []byte) []byte {
 
 // maxLookupBody bounds a lookup query.
 const maxLookupBody = 1 << 20
+
+// plan answers what records would become in a pipeline, writing nothing.
+func (s *Server) plan(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("pipeline")
+	if s.opts.Planner == nil {
+		writeError(w, http.StatusNotImplemented, "this host runs no plans")
+		return
+	}
+	var req PlanRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxPlanBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "plan request: %v", err)
+		return
+	}
+	switch {
+	case (len(req.Records) == 0) == (req.FromSource <= 0):
+		writeError(w, http.StatusBadRequest, "plan request: give either records or from_source")
+		return
+	case req.FromSource > maxPlanFromSource:
+		writeError(w, http.StatusBadRequest, "plan request: from_source %d is over %d", req.FromSource, maxPlanFromSource)
+		return
+	}
+	recs := make([]sdk.Record, len(req.Records))
+	for i, raw := range req.Records {
+		recs[i] = sdk.Record{Key: fmt.Sprintf("sample-%d", i+1), Payload: raw}
+	}
+	res, err := s.opts.Planner.Plan(r.Context(), name, recs, req.FromSource)
+	switch {
+	case errors.Is(err, engine.ErrUnknownPipeline):
+		writeError(w, http.StatusNotFound, "no pipeline %q", name)
+	case err != nil:
+		writeError(w, http.StatusBadGateway, "plan %s: %v", name, err)
+	default:
+		writeJSON(w, http.StatusOK, res)
+	}
+}
 
 // withLogins refuses the login routes on a host without Logins.
 func (s *Server) withLogins(h http.HandlerFunc) http.HandlerFunc {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weirhq/weir/host/engine"
 	"github.com/weirhq/weir/host/oauth"
 	"github.com/weirhq/weir/host/store"
 	"github.com/weirhq/weir/sdk"
@@ -217,5 +219,66 @@ func TestLoginRoutes(t *testing.T) {
 	with.ServeHTTP(rec, req)
 	if rec.Code != 401 {
 		t.Errorf("a login without the API token = %d; want 401", rec.Code)
+	}
+}
+
+// fakePlanner knows one pipeline, "orders", and plans each record as a
+// create of its payload.
+type fakePlanner struct{ fromSource int }
+
+func (f *fakePlanner) Plan(_ context.Context, pipeline string, recs []sdk.Record, fromSource int) ([]engine.PlanResult, error) {
+	if pipeline != "orders" {
+		return nil, fmt.Errorf("%w: %q", engine.ErrUnknownPipeline, pipeline)
+	}
+	f.fromSource = fromSource
+	if fromSource > 0 {
+		recs = []sdk.Record{{Key: "read-1", Payload: []byte(`{"id":"r"}`)}}
+	}
+	out := make([]engine.PlanResult, len(recs))
+	for i, r := range recs {
+		out[i] = engine.PlanResult{Key: r.Key, Action: engine.PlanCreate, Record: r.Payload}
+	}
+	return out, nil
+}
+
+func TestPlanRoute(t *testing.T) {
+	planner := &fakePlanner{}
+	with := New(Options{Token: "t", Planner: planner})
+	without := New(Options{Token: "t"})
+	tests := []struct {
+		name, path, body string
+		srv              *Server
+		code             int
+		want             string
+	}{
+		{"samples", "/v1/pipelines/orders/plan", `{"records":[{"id":"a"},{"id":"b"}]}`, with, 200, `"key":"sample-2"`},
+		{"from the source", "/v1/pipelines/orders/plan", `{"from_source":3}`, with, 200, `"key":"read-1"`},
+		{"neither", "/v1/pipelines/orders/plan", `{}`, with, 400, "either records or from_source"},
+		{"both", "/v1/pipelines/orders/plan", `{"records":[{}],"from_source":1}`, with, 400, "either records or from_source"},
+		{"too many from the source", "/v1/pipelines/orders/plan", `{"from_source":10001}`, with, 400, "over 10000"},
+		{"unknown field", "/v1/pipelines/orders/plan", `{"recs":[{}]}`, with, 400, "unknown field"},
+		{"malformed", "/v1/pipelines/orders/plan", `{"records":`, with, 400, "plan request"},
+		{"unknown pipeline", "/v1/pipelines/nope/plan", `{"from_source":1}`, with, 404, `no pipeline \"nope\"`},
+		{"host without plans", "/v1/pipelines/orders/plan", `{"from_source":1}`, without, 501, "runs no plans"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest("POST", tt.path, strings.NewReader(tt.body))
+			req.Header.Set("Authorization", "Bearer t")
+			rec := httptest.NewRecorder()
+			tt.srv.ServeHTTP(rec, req)
+			if rec.Code != tt.code || !strings.Contains(strings.ReplaceAll(rec.Body.String(), " ", ""), strings.ReplaceAll(tt.want, " ", "")) {
+				t.Fatalf("POST %s %s = %d %s; want %d with %q", tt.path, tt.body, rec.Code, rec.Body, tt.code, tt.want)
+			}
+		})
+	}
+	if planner.fromSource != 3 {
+		t.Errorf("from_source passed on as %d", planner.fromSource)
+	}
+	req := httptest.NewRequest("POST", "/v1/pipelines/orders/plan", strings.NewReader(`{"from_source":1}`))
+	rec := httptest.NewRecorder()
+	with.ServeHTTP(rec, req)
+	if rec.Code != 401 {
+		t.Errorf("a plan without the API token = %d; want 401", rec.Code)
 	}
 }

@@ -5,13 +5,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strings"
 
+	"github.com/weirhq/weir/host/api"
+	"github.com/weirhq/weir/host/config"
 	"github.com/weirhq/weir/host/daemon"
 	"github.com/weirhq/weir/host/engine"
+	"github.com/weirhq/weir/host/store/bolt"
 	"github.com/weirhq/weir/sdk"
 )
 
@@ -53,6 +58,17 @@ func planCmd(ctx context.Context, e *env, args []string) error {
 			return usageError("%v", err)
 		}
 	}
+	if l.Config.Store.Redis == nil {
+		st, _, err := daemon.OpenStore(ctx, l.Config, l.Dir)
+		if errors.Is(err, bolt.ErrInUse) {
+			// A daemon holds the embedded store: it plans with its stored
+			// tokens and source cursors.
+			return planViaDaemon(ctx, e, l.Config, names, samples, *fromSource, *asJSON)
+		}
+		if err == nil {
+			st.Close()
+		}
+	}
 	p, err := daemon.NewPlanner(ctx, l, quietLogger(e.stderr))
 	if err != nil {
 		return err
@@ -73,7 +89,12 @@ func planCmd(ctx context.Context, e *env, args []string) error {
 		}
 		all[name] = res
 	}
-	if *asJSON {
+	return showPlans(e, names, all, *asJSON)
+}
+
+// showPlans prints each pipeline's plan, or all of them as JSON.
+func showPlans(e *env, names []string, all map[string][]engine.PlanResult, asJSON bool) error {
+	if asJSON {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(all)
@@ -82,6 +103,26 @@ func planCmd(ctx context.Context, e *env, args []string) error {
 		printPlan(e.stdout, name, all[name])
 	}
 	return nil
+}
+
+// planViaDaemon asks the daemon that holds the embedded store for the
+// plans, through the admin API.
+func planViaDaemon(ctx context.Context, e *env, cfg *config.Config, names []string, samples []sdk.Record, fromSource int, asJSON bool) error {
+	fmt.Fprintln(e.stderr, "A weir daemon holds the store: it runs this plan, with its stored tokens and source cursors.")
+	h := newHTTPAdmin(e, cfg.API.Listen)
+	req := api.PlanRequest{FromSource: fromSource}
+	for _, r := range samples {
+		req.Records = append(req.Records, r.Payload)
+	}
+	all := map[string][]engine.PlanResult{}
+	for _, name := range names {
+		var res []engine.PlanResult
+		if err := h.do(ctx, "POST", "/v1/pipelines/"+url.PathEscape(name)+"/plan", req, &res); err != nil {
+			return fmt.Errorf("a weir daemon holds the store; asking it for the plan of %s: %w", name, err)
+		}
+		all[name] = res
+	}
+	return showPlans(e, names, all, asJSON)
 }
 
 // readSample reads record payloads from a JSON-lines file or a JSON array.

@@ -160,7 +160,7 @@ func New(ctx context.Context, l *Loaded, opts Options) (*Daemon, error) {
 	d.logins = oauth.NewLogins(d.broker)
 	d.api = api.New(api.Options{
 		Ingester: eng, Lookups: newLookups(cfg.LookupRoutes, connectors(d.supervisors)), Store: st, Pipelines: names, Webhooks: webhooks, Token: cfg.API.Token,
-		Ready: d.ready, Status: d.Status, Gatherer: opts.Registry, Logger: opts.Logger, Logins: d.logins,
+		Ready: d.ready, Status: d.Status, Gatherer: opts.Registry, Logger: opts.Logger, Logins: d.logins, Planner: d,
 	})
 	listen := cfg.API.Listen
 	if opts.Listen != "" {

@@ -25,8 +25,6 @@ import (
 type Planner struct {
 	d      *Daemon
 	engine *engine.Engine
-	// cursors reads source checkpoints when the store could be opened.
-	cursors store.Queue
 }
 
 // NewPlanner starts the configuration's connectors for `weir plan`. The
@@ -42,7 +40,7 @@ func NewPlanner(ctx context.Context, l *Loaded, log *slog.Logger) (*Planner, err
 	var kv store.KV = &memKV{}
 	st, client, err := OpenStore(ctx, l.Config, l.Dir)
 	if err == nil {
-		d.store, kv, p.cursors = st, st, st
+		d.store, kv = st, st
 	} else {
 		log.Warn("plan runs without the store (no stored tokens, sources read from the start)", "reason", err)
 	}
@@ -71,19 +69,40 @@ func (p *Planner) Plan(ctx context.Context, pipeline string, recs []sdk.Record) 
 // FromSource reads up to n records from the pipeline's source after its
 // saved cursor (from the start without one), saving nothing.
 func (p *Planner) FromSource(ctx context.Context, pipeline string, n int) ([]sdk.Record, error) {
-	pc := p.d.loaded.Config.Pipeline(pipeline)
+	return p.d.readSource(ctx, pipeline, n)
+}
+
+// Plan says what records would become in pipeline, writing nothing: recs,
+// or, when fromSource > 0, that many records read from the source after
+// its saved cursor. It serves weir plan while the daemon holds the store,
+// with the daemon's stored tokens, cursors and running connectors.
+func (d *Daemon) Plan(ctx context.Context, pipeline string, recs []sdk.Record, fromSource int) ([]engine.PlanResult, error) {
+	if fromSource > 0 {
+		var err error
+		if recs, err = d.readSource(ctx, pipeline, fromSource); err != nil {
+			return nil, err
+		}
+	}
+	return d.engine.Plan(ctx, pipeline, recs)
+}
+
+// readSource reads up to n records from the pipeline's source after its
+// saved cursor (from the start without a store or a cursor), saving
+// nothing.
+func (d *Daemon) readSource(ctx context.Context, pipeline string, n int) ([]sdk.Record, error) {
+	pc := d.loaded.Config.Pipeline(pipeline)
 	if pc == nil {
 		return nil, fmt.Errorf("%w: %q", engine.ErrUnknownPipeline, pipeline)
 	}
 	var cursor []byte
-	if p.cursors != nil {
-		c, err := p.cursors.Checkpoint(ctx, pipeline, pc.Source.Connection)
+	if d.store != nil {
+		c, err := d.store.Checkpoint(ctx, pipeline, pc.Source.Connection)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
 		cursor = c
 	}
-	sup := p.d.supervisors[pc.Source.Connection]
+	sup := d.supervisors[pc.Source.Connection]
 	client, err := sup.Client(ctx)
 	if err != nil {
 		return nil, err

@@ -2,13 +2,14 @@ package e2e
 
 import (
 	"context"
-
-	"github.com/weirhq/weir/host/store/bolt"
+	"fmt"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/weirhq/weir/host/store/bolt"
 )
 
 const simplePipeline = `
@@ -322,5 +323,92 @@ pipeline "orders" {
 	}
 	if _, err := st.Checkpoint(context.Background(), "orders", "in"); err == nil {
 		t.Error("plan saved a source cursor")
+	}
+}
+
+// TestPlanThroughTheDaemon runs weir plan while a daemon holds the
+// embedded store: the daemon plans, reading the source after its own saved
+// cursor, and nothing is written or moved.
+func TestPlanThroughTheDaemon(t *testing.T) {
+	w := newWorkspace(t)
+	w.setenv("WEIR_API_TOKEN", "plan-admin-token")
+	addr := freeAddr(t)
+	w.write("pipeline.hcl", fmt.Sprintf(`
+api {
+  listen = %q
+  token  = env("WEIR_API_TOKEN")
+}
+
+connection "jsonl" "in" {
+  path = "in"
+}
+
+connection "jsonl" "out" {
+  path = "out"
+}
+
+pipeline "orders" {
+  source "in" {
+    key_field = "id"
+    poll      = "1h"
+  }
+  key  = record.id
+  when = record.total >= 100
+  destination "out" {
+    object = "orders"
+  }
+}
+`, addr))
+	w.write("in/a.jsonl", `{"id":"a","total":150}`+"\n"+`{"id":"b","total":250}`+"\n")
+	w.lock()
+	d := w.startAt(addr)
+	waitFor(t, "the first records delivered", 10*time.Second, func() bool {
+		v, _ := d.metricOK(`weir_records_delivered_total{pipeline="orders"}`)
+		return v == 2
+	})
+	// New lines the daemon will not poll for an hour.
+	f, err := os.OpenFile(w.path("in/a.jsonl"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"id":"c","total":50}` + "\n" + `{"id":"d","total":700}` + "\n")
+	f.Close()
+
+	out, errOut, code := w.weir("plan", "-plugin-dir", binDir, "-from-source", "10")
+	if code != 0 {
+		t.Fatalf("plan: exit %d\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "daemon holds the store") {
+		t.Errorf("plan did not say the daemon ran it:\n%s", errOut)
+	}
+	for _, want := range []string{"skip    c", "create  d", "1 create, 1 skip"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan output lacks %q (records after the daemon's cursor only):\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "create  a") {
+		t.Errorf("plan re-read records before the saved cursor:\n%s", out)
+	}
+
+	out, errOut, code = w.weir("plan", "-plugin-dir", binDir, "-sample", "in/a.jsonl", "-json")
+	if code != 0 || !strings.Contains(out, `"action": "skip"`) || strings.Contains(out, "daemon holds") {
+		t.Fatalf("plan -sample -json: exit %d\n%s%s", code, out, errOut)
+	}
+
+	w.setenv("WEIR_API_TOKEN", "wrong")
+	if _, errOut, code := w.weir("plan", "-plugin-dir", binDir, "-from-source", "1"); code == 0 || !strings.Contains(errOut, "401") && !strings.Contains(strings.ToLower(errOut), "token") {
+		t.Errorf("plan with a wrong API token: exit %d\n%s", code, errOut)
+	}
+	if lines := readLines(t, w.path("out/orders.jsonl")); len(lines) != 2 {
+		t.Errorf("the destination holds %d lines; want the 2 delivered before the plans", len(lines))
+	}
+	d.stop(10 * time.Second)
+	st, err := bolt.Open(w.path(".weir"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if stats, _ := st.Stats(context.Background(), "orders"); stats.Accepted != 2 {
+		t.Errorf("the store accepted %d records; want 2 (plans enqueue nothing)", stats.Accepted)
 	}
 }

@@ -144,7 +144,12 @@ func freeAddr(t *testing.T) string {
 // start runs `weir run` and waits until it is ready.
 func (w *workspace) start(extra ...string) *daemon {
 	w.t.Helper()
-	addr := freeAddr(w.t)
+	return w.startAt(freeAddr(w.t), extra...)
+}
+
+// startAt starts weir run with its API on addr.
+func (w *workspace) startAt(addr string, extra ...string) *daemon {
+	w.t.Helper()
 	args := append([]string{"run", "-listen", addr, "-progress=false", "-plugin-dir", binDir}, extra...)
 	cmd := exec.Command(filepath.Join(binDir, "weir"), args...)
 	cmd.Dir = w.dir
