@@ -22,10 +22,12 @@ import (
 type fakeIngester struct {
 	calls int
 	fail  error
+	last  sdk.WebhookRequest
 }
 
 func (f *fakeIngester) Ingest(_ context.Context, _ string, req sdk.WebhookRequest) (sdk.WebhookResponse, error) {
 	f.calls++
+	f.last = req
 	if f.fail != nil {
 		return sdk.WebhookResponse{}, f.fail
 	}
@@ -104,6 +106,28 @@ func TestWebhooksAndAdminAuth(t *testing.T) {
 				t.Errorf("ingested = %v; want %v", ing.calls > before, tt.ingests)
 			}
 		})
+	}
+}
+
+// TestWebhookTokenNotPassedOn checks that the connector gets the request's
+// headers but not the host's bearer token.
+func TestWebhookTokenNotPassedOn(t *testing.T) {
+	ing := &fakeIngester{}
+	srv := New(Options{Ingester: ing, Webhooks: map[string]Webhook{"p": {Auth: AuthToken, Secret: "hook-token"}}})
+	req := httptest.NewRequest("POST", "/v1/hooks/p", strings.NewReader(`{"id":1}`))
+	req.Header.Set("Authorization", "Bearer hook-token")
+	req.Header.Set("X-Vendor-Event", "order.created")
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, req)
+	if rec.Code != 202 {
+		t.Fatalf("webhook = %d %s", rec.Code, rec.Body)
+	}
+	h := http.Header(ing.last.Headers)
+	if h.Get("Authorization") != "" || h.Get("X-Vendor-Event") != "order.created" || string(ing.last.Body) != `{"id":1}` {
+		t.Errorf("the connector got headers %v, body %q", ing.last.Headers, ing.last.Body)
+	}
+	if req.Header.Get("Authorization") == "" {
+		t.Error("the request's own headers were changed")
 	}
 }
 
