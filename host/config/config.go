@@ -235,6 +235,10 @@ type Pipeline struct {
 	Destination Destination
 	Retry       Retry
 	Workers     int
+	// ForgetDeliveredAfter is how long the store remembers the newest
+	// delivered version of an idle key (so that an older one is refused);
+	// 0, the default, is forever.
+	ForgetDeliveredAfter time.Duration
 	// Dir is the directory of the file declaring the pipeline, for
 	// Config.EvalContext.
 	Dir       string

@@ -197,7 +197,8 @@ pipeline "orders_to_erp" {
     backoff   = "constant"
     max_delay = "10m"
   }
-  workers = 8
+  workers                = 8
+  forget_delivered_after = "2160h"
 }
 
 pipeline "hooks" {
@@ -301,8 +302,11 @@ func TestFullConfig(t *testing.T) {
 	if r := p.Retry; r.Attempts != 5 || r.Backoff != BackoffConstant || r.BaseDelay != time.Second || r.MaxDelay != 10*time.Minute {
 		t.Errorf("retry = %+v", r)
 	}
-	if p.Workers != 8 {
-		t.Errorf("workers = %d", p.Workers)
+	if p.Workers != 8 || p.ForgetDeliveredAfter != 90*24*time.Hour {
+		t.Errorf("workers = %d, forget_delivered_after = %v", p.Workers, p.ForgetDeliveredAfter)
+	}
+	if h := cfg.Pipeline("hooks"); h.ForgetDeliveredAfter != 0 {
+		t.Errorf("forget_delivered_after defaults to %v; want 0 (never)", h.ForgetDeliveredAfter)
 	}
 
 	hooks := cfg.Pipeline("hooks")

@@ -468,7 +468,7 @@ func (d *decoder) decodeLimits(b *hcl.Block, s *scope, l *Limits) {
 }
 
 var pipelineSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "key", Required: true}, {Name: "when"}, {Name: "workers"}},
+	Attributes: []hcl.AttributeSchema{{Name: "key", Required: true}, {Name: "when"}, {Name: "workers"}, {Name: "forget_delivered_after"}},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "source", LabelNames: []string{"connection"}},
 		{Type: "webhook"},
@@ -556,6 +556,7 @@ func (d *decoder) decodePipeline(b *hcl.Block, s *scope) {
 		d.decodeRetry(rb, s, &p.Retry)
 	}
 	d.integerInt(a, "workers", s, required, 1, &p.Workers)
+	d.duration(a, "forget_delivered_after", s, required, &p.ForgetDeliveredAfter)
 }
 
 // connectionRef checks that a pipeline's reference names a connection.

@@ -359,6 +359,8 @@ func compile(cfg *config.Config, p *config.Pipeline, sups map[string]*plugins.Su
 		Retry:       engine.Retry{Attempts: p.Retry.Attempts, BaseDelay: p.Retry.BaseDelay, MaxDelay: p.Retry.MaxDelay},
 		Workers:     p.Workers,
 		Functions:   cfg.Functions(p.Dir),
+
+		ForgetDeliveredAfter: p.ForgetDeliveredAfter,
 	}
 	if p.When != nil {
 		rng := p.When.Range()

@@ -59,7 +59,16 @@ type Options struct {
 	DrainTimeout time.Duration
 	// Now is the clock for retry times; nil uses time.Now.
 	Now func() time.Time
+	// ForgetEvery is how often pipelines with ForgetDeliveredAfter forget
+	// delivered versions; DefaultForgetEvery if zero.
+	ForgetEvery time.Duration
 }
+
+// DefaultForgetEvery is how often delivered versions are forgotten.
+const DefaultForgetEvery = time.Hour
+
+// forgetBatch is how many keys one ForgetDelivered call examines.
+const forgetBatch = 1000
 
 // Engine runs pipelines.
 type Engine struct {
@@ -98,6 +107,9 @@ func New(opts Options) (*Engine, error) {
 	}
 	if opts.DrainTimeout <= 0 {
 		opts.DrainTimeout = DefaultDrainTimeout
+	}
+	if opts.ForgetEvery <= 0 {
+		opts.ForgetEvery = DefaultForgetEvery
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -155,6 +167,10 @@ func (e *Engine) Run(ctx context.Context) error {
 		for i := range r.p.Workers {
 			workers.Add(1)
 			go func() { defer workers.Done(); r.work(ctx, work, i) }()
+		}
+		if r.p.ForgetDeliveredAfter > 0 {
+			sources.Add(1)
+			go func() { defer sources.Done(); r.forgetDelivered(ctx) }()
 		}
 	}
 	<-ctx.Done()
@@ -290,6 +306,36 @@ func cloneMeta(m map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// forgetDelivered has the store forget the delivered versions of keys idle
+// for the pipeline's ForgetDeliveredAfter, every ForgetEvery (the first
+// time within a minute of the start, so that restarts do not put it off),
+// until ctx ends. Hosts sharing a store all do it: it is idempotent.
+func (r *runner) forgetDelivered(ctx context.Context) {
+	wait := time.Duration(rand.Int64N(int64(min(r.e.opts.ForgetEvery, time.Minute)) + 1))
+	for {
+		if sleepCtx(ctx, wait); ctx.Err() != nil {
+			return
+		}
+		start, total, cursor := time.Now(), 0, ""
+		for ctx.Err() == nil {
+			n, next, err := r.e.opts.Queue.ForgetDelivered(ctx, r.p.Name, r.p.ForgetDeliveredAfter, cursor, forgetBatch)
+			if err != nil {
+				if ctx.Err() == nil {
+					r.log.Warn("forgetting delivered versions failed; trying again later", "err", err)
+				}
+				break
+			}
+			total += n
+			if cursor = next; cursor == "" {
+				r.log.Info("forgot the delivered versions of idle keys", "keys", total,
+					"idle_for", r.p.ForgetDeliveredAfter.String(), "took", time.Since(start).Round(time.Millisecond).String())
+				break
+			}
+		}
+		wait = r.e.opts.ForgetEvery
+	}
 }
 
 // poll reads the source after its checkpoint until ctx ends. The cursor is

@@ -35,6 +35,10 @@ type Pipeline struct {
 	Retry       Retry
 	// Workers is the number of concurrent batches in flight.
 	Workers int
+	// ForgetDeliveredAfter, when positive, has the store forget the
+	// delivered version of keys idle that long (store.Queue.ForgetDelivered),
+	// every forgetEvery.
+	ForgetDeliveredAfter time.Duration
 	// BatchSize is the most records per destination write.
 	BatchSize int
 	// Functions are the HCL functions available to the expressions.

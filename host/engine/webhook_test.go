@@ -224,3 +224,47 @@ func TestWebhookLinger(t *testing.T) {
 		})
 	}
 }
+
+// TestForgetDelivered checks that a pipeline with ForgetDeliveredAfter has
+// the store forget the versions of keys delivered and idle: an older
+// version of such a key is then accepted again.
+func TestForgetDelivered(t *testing.T) {
+	st := openStore(t)
+	p := Pipeline{Name: "orders", Source: Source{Connection: "src"}, Destination: Destination{Connection: "dst", Object: "o"},
+		ForgetDeliveredAfter: time.Millisecond}
+	e, err := New(Options{Pipelines: []Pipeline{p}, Queue: st, Connectors: oneConn{batchHookSource{&hookSource{dest: *newDest()}}},
+		Owner: "t", ForgetEvery: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := st.Enqueue(ctx, "orders", []store.Record{{Key: "a", Version: 5, Payload: []byte(`{}`)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := st.Lease(ctx, "orders", "w", 1, time.Minute)
+	if err != nil || len(ls) != 1 {
+		t.Fatalf("Lease = %v, %v", ls, err)
+	}
+	if err := st.Settle(ctx, []store.Outcome{{Lease: ls[0], Kind: store.Acked}}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); e.pipelines["orders"].forgetDelivered(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res, err := st.Enqueue(ctx, "orders", []store.Record{{Key: "a", Version: 1, Payload: []byte(`{}`)}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Accepted == 1 {
+			break // forgotten: version 1, older than the delivered 5, is taken
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the delivered version of a was never forgotten")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+}

@@ -333,6 +333,14 @@ type Queue interface {
 	Checkpoint(ctx context.Context, pipeline, source string) ([]byte, error)
 	// Stats returns the pipeline's counters, without scanning.
 	Stats(ctx context.Context, pipeline string) (Stats, error)
+	// ForgetDelivered removes what the store keeps of keys that have
+	// nothing waiting or in flight and whose last delivery was acknowledged
+	// at least olderThan ago: their newest delivered version, kept so that
+	// an older version is refused, and which otherwise stays forever. It
+	// examines about limit keys from cursor ("" to start) and returns how
+	// many keys it forgot and the cursor to go on from ("" once every key
+	// was examined).
+	ForgetDelivered(ctx context.Context, pipeline string, olderThan time.Duration, cursor string, limit int) (forgot int, next string, err error)
 }
 
 // DeadLetterQueue keeps, lists, replays and drops dead letters.

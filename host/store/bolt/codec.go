@@ -41,6 +41,9 @@ type keyState struct {
 	pend      uint64 // pending entry behind a leased current, 0 if none
 	pendVer   int64
 	delivered int64 // newest acknowledged version, 0 if none
+	// deliveredAt is when a delivery of the key was last acknowledged,
+	// unix ns (0 if never, or in states written before it was kept).
+	deliveredAt int64
 }
 
 // newest is the newest version known for the key.
@@ -157,7 +160,8 @@ func (k *keyState) encode(b []byte) []byte {
 	b = binary.AppendVarint(b, k.curVer)
 	b = binary.AppendUvarint(b, k.pend)
 	b = binary.AppendVarint(b, k.pendVer)
-	return binary.AppendVarint(b, k.delivered)
+	b = binary.AppendVarint(b, k.delivered)
+	return binary.AppendVarint(b, k.deliveredAt)
 }
 
 func (d *deadLetter) encode(b []byte) []byte {
@@ -292,6 +296,9 @@ func decodeKeyState(b []byte, k *keyState) error {
 	k.pend = r.uvarint()
 	k.pendVer = r.varint()
 	k.delivered = r.varint()
+	if len(r.b) > 0 { // absent in states written before it was kept
+		k.deliveredAt = r.varint()
+	}
 	return r.done()
 }
 

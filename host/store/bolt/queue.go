@@ -395,6 +395,7 @@ func (p *pipe) settle(o *store.Outcome, now int64) (bool, error) {
 	switch o.Kind {
 	case store.Acked:
 		ks.delivered = max(ks.delivered, e.rec.Version)
+		ks.deliveredAt = now
 		p.m.delivered++
 		if err := p.entries.Delete(u64(id)); err != nil {
 			return false, err
@@ -527,4 +528,56 @@ func addNanos(t int64, d time.Duration) int64 {
 		return math.MaxInt64
 	}
 	return t + int64(d)
+}
+
+// ForgetDelivered implements store.Queue. The cursor is the last key
+// examined.
+func (s *Store) ForgetDelivered(ctx context.Context, pipeline string, olderThan time.Duration, cursor string, limit int) (int, string, error) {
+	if err := checkName("pipeline", pipeline); err != nil {
+		return 0, "", err
+	}
+	if limit <= 0 {
+		limit = 1000
+	}
+	var forgot int
+	var next string
+	err := s.update(ctx, func(tx *bbolt.Tx) error {
+		forgot, next = 0, ""
+		p, err := openPipe(tx, pipeline, false)
+		if err != nil || p == nil {
+			return err
+		}
+		before := nanos(s.now().Add(-olderThan))
+		var idle [][]byte
+		c := p.keys.Cursor()
+		k, v := c.First()
+		if cursor != "" {
+			k, v = c.Seek([]byte(cursor))
+			if k != nil && string(k) == cursor {
+				k, v = c.Next()
+			}
+		}
+		for n := 0; k != nil && n < limit; k, v = c.Next() {
+			n++
+			next = string(k)
+			var ks keyState
+			if err := decodeKeyState(v, &ks); err != nil {
+				return err
+			}
+			if ks.cur == 0 && ks.pend == 0 && ks.deliveredAt <= before {
+				idle = append(idle, append([]byte(nil), k...))
+			}
+		}
+		if k == nil {
+			next = ""
+		}
+		for _, key := range idle {
+			if err := p.keys.Delete(key); err != nil {
+				return err
+			}
+		}
+		forgot = len(idle)
+		return nil
+	})
+	return forgot, next, err
 }

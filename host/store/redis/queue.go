@@ -643,3 +643,37 @@ func (s *Store) Lead(ctx context.Context, pipeline, source, owner string, ttl ti
 	}
 	return tok, nil
 }
+
+// ForgetDelivered implements store.Queue, with ages on the Redis server's
+// clock. The cursor is an HSCAN cursor over the entries hash, whose key
+// states it examines: a scan step may return somewhat more or fewer than
+// limit, and a key state may be examined twice.
+func (s *Store) ForgetDelivered(ctx context.Context, pipeline string, olderThan time.Duration, cursor string, limit int) (int, string, error) {
+	if err := checkName("pipeline", pipeline); err != nil {
+		return 0, "", err
+	}
+	leave, err := s.enter(ctx)
+	if err != nil {
+		return 0, "", err
+	}
+	defer leave()
+	if cursor == "" {
+		cursor = "0"
+	}
+	if limit <= 0 {
+		limit = 1000
+	}
+	res, err := forgetScript.Run(ctx, s.rdb, []string{s.pipe(pipeline).ent}, cursor, limit, max(olderThan, 0).Microseconds()).Slice()
+	if err != nil {
+		return 0, "", s.wrap("forget delivered", err)
+	}
+	if len(res) != 2 {
+		return 0, "", errCorrupt
+	}
+	next, _ := res[0].(string)
+	n, _ := res[1].(int64)
+	if next == "0" {
+		next = ""
+	}
+	return int(n), next, nil
+}

@@ -15,8 +15,10 @@ import goredis "github.com/redis/go-redis/v9"
 //	                     delayed, inflight, dead, accepted, delivered,
 //	                     coalesced, stale
 //	              "k<record key>" key state: versions cur, pend and
-//	                     delivered (19 digits each), then the current and
-//	                     pending entry IDs ("0" if none) as "cur|pend"
+//	                     delivered (19 digits each), when a delivery was
+//	                     last acknowledged (µs, 16 digits), then the
+//	                     current and pending entry IDs ("0" if none) as
+//	                     "cur|pend"
 //	              "r<handle>" an encoded record (opaque to the scripts),
 //	                     written by the client (see enqueueScript); a
 //	                     handle is unique and never names another record
@@ -178,19 +180,20 @@ end
 
 -- Key states: cur (current entry ID, '0' if none) and its version cv,
 -- pend (pending entry ID, '0' if none) and its version pv, del (newest
--- delivered version). Decoded once per call, encoded by flush.
+-- delivered version) and at (when a delivery was last acknowledged, µs).
+-- Decoded once per call, encoded by flush.
 local KS, KD = {}, {}
 local function ks_of(key)
   local ks = KS[key]
   if not ks then
     local s = hget('k' .. key)
     if s then
-      local p = find(s, '|', 59, true)
+      local p = find(s, '|', 75, true)
       if not p then error('weir: corrupt key state') end
       ks = {cv = sub(s, 1, 19), pv = sub(s, 20, 38), del = sub(s, 39, 57),
-        cur = sub(s, 58, p - 1), pend = sub(s, p + 1)}
+        at = sub(s, 58, 73), cur = sub(s, 74, p - 1), pend = sub(s, p + 1)}
     else
-      ks = {cur = '0', cv = ZERO, pend = '0', pv = ZERO, del = ZERO}
+      ks = {cur = '0', cv = ZERO, pend = '0', pv = ZERO, del = ZERO, at = Z16}
     end
     KS[key] = ks
   end
@@ -219,7 +222,7 @@ local function flush()
     if ks.cur == '0' and ks.pend == '0' and ks.del == ZERO then
       hdel('k' .. key)
     else
-      hset('k' .. key, ks.cv .. ks.pv .. ks.del .. ks.cur .. '|' .. ks.pend)
+      hset('k' .. key, ks.cv .. ks.pv .. ks.del .. ks.at .. ks.cur .. '|' .. ks.pend)
     end
   end
   if #SET > 0 then bulk('HSET', E, SET) end
@@ -583,7 +586,8 @@ for i, b in ipairs(B) do
     if st == 'L' and kind == 'A' and ver ~= ZERO and not KS[key] then
       -- No version waits (L) and the entry's version is newer than any
       -- delivered (else it had been stale): the key state is just that.
-      KS[key] = {cur = '0', cv = ZERO, pend = '0', pv = ZERO, del = ver}
+      now = now or now_us()
+      KS[key] = {cur = '0', cv = ZERO, pend = '0', pv = ZERO, del = ver, at = now}
       KD[key] = true
       m['#delivered'] = m['#delivered'] + 1
       drop_entry(id, H[i])
@@ -599,6 +603,8 @@ for i, b in ipairs(B) do
       KD[key] = true
       if kind == 'A' then
         if ver > ks.del then ks.del = ver end
+        now = now or now_us()
+        ks.at = now
         m['#delivered'] = m['#delivered'] + 1
         drop_entry(id, H[i])
         ks.cur, ks.cv = '0', ZERO
@@ -788,4 +794,35 @@ else
   redis.call('SET', KEYS[1], ARGV[4])
 end
 return 1
+`)
+
+// forgetScript removes the key states of keys with no current or pending
+// entry whose last acknowledged delivery is at least olderThan old, among
+// the fields one HSCAN step returns.
+//
+// KEYS: entries.
+// ARGV: HSCAN cursor, COUNT, olderThan (µs).
+// Returns the next cursor ("0" when the scan is done) and how many key
+// states it removed.
+var forgetScript = goredis.NewScript(`
+local E = KEYS[1]
+local t = redis.call('TIME')
+local before = string.format('%016d', math.max(tonumber(t[1]) * 1000000 + tonumber(t[2]) - tonumber(ARGV[3]), 0))
+local r = redis.call('HSCAN', E, ARGV[1], 'MATCH', 'k*', 'COUNT', ARGV[2])
+local kv, del = r[2], {}
+for i = 1, #kv, 2 do
+  local s = kv[i + 1]
+  local p = string.find(s, '|', 75, true)
+  if not p then error('weir: corrupt key state') end
+  if string.sub(s, 74, p - 1) == '0' and string.sub(s, p + 1) == '0' and string.sub(s, 58, 73) <= before then
+    del[#del + 1] = kv[i]
+  end
+end
+local i = 1
+while i <= #del do
+  local j = math.min(i + 999, #del)
+  redis.call('HDEL', E, unpack(del, i, j))
+  i = j + 1
+end
+return {r[1], #del}
 `)

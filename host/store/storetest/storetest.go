@@ -78,6 +78,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Lead", testLead},
 		{"LeadContenders", testLeadContenders},
 		{"Concurrency", testConcurrency},
+		{"ForgetDelivered", testForgetDelivered},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
