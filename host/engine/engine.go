@@ -328,6 +328,9 @@ func (r *runner) forgetDelivered(ctx context.Context) {
 				break
 			}
 			total += n
+			if m := r.e.opts.Metrics; m != nil && n > 0 {
+				m.Forgotten.WithLabelValues(r.p.Name).Add(float64(n))
+			}
 			if cursor = next; cursor == "" {
 				r.log.Info("forgot the delivered versions of idle keys", "keys", total,
 					"idle_for", r.p.ForgetDeliveredAfter.String(), "took", time.Since(start).Round(time.Millisecond).String())

@@ -14,6 +14,7 @@ type Metrics struct {
 	Rejected     *prometheus.CounterVec
 	WriteLatency *prometheus.HistogramVec
 	ReadErrors   *prometheus.CounterVec
+	Forgotten    *prometheus.CounterVec
 }
 
 // NewMetrics registers the engine's metrics on reg.
@@ -31,6 +32,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Skipped:      counter("records_skipped_total", "Records a pipeline's when excluded."),
 		Rejected:     counter("webhook_rejected_total", "Webhook requests refused as malformed."),
 		ReadErrors:   counter("source_read_errors_total", "Failed source reads."),
+		Forgotten:    counter("keys_forgotten_total", "Keys whose delivered version was forgotten (forget_delivered_after)."),
 		WriteLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "weir", Name: "write_duration_seconds", Help: "Destination batch write latency.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
@@ -43,7 +45,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // init creates a pipeline's series at zero, so they are exported before the
 // first event.
 func (m *Metrics) init(pipeline string) {
-	for _, c := range []*prometheus.CounterVec{m.In, m.Delivered, m.Retried, m.DeadLettered, m.Skipped, m.Rejected, m.ReadErrors} {
+	for _, c := range []*prometheus.CounterVec{m.In, m.Delivered, m.Retried, m.DeadLettered, m.Skipped, m.Rejected, m.ReadErrors, m.Forgotten} {
 		c.WithLabelValues(pipeline)
 	}
 	m.WriteLatency.WithLabelValues(pipeline)

@@ -232,8 +232,9 @@ func TestForgetDelivered(t *testing.T) {
 	st := openStore(t)
 	p := Pipeline{Name: "orders", Source: Source{Connection: "src"}, Destination: Destination{Connection: "dst", Object: "o"},
 		ForgetDeliveredAfter: time.Millisecond}
+	m := NewMetrics(prometheus.NewRegistry())
 	e, err := New(Options{Pipelines: []Pipeline{p}, Queue: st, Connectors: oneConn{batchHookSource{&hookSource{dest: *newDest()}}},
-		Owner: "t", ForgetEvery: 10 * time.Millisecond})
+		Owner: "t", ForgetEvery: 10 * time.Millisecond, Metrics: m})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,4 +268,7 @@ func TestForgetDelivered(t *testing.T) {
 	}
 	cancel()
 	<-done
+	if got := testutil.ToFloat64(m.Forgotten.WithLabelValues("orders")); got != 1 {
+		t.Errorf("weir_keys_forgotten_total = %v; want 1", got)
+	}
 }
