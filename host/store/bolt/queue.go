@@ -531,7 +531,8 @@ func addNanos(t int64, d time.Duration) int64 {
 }
 
 // ForgetDelivered implements store.Queue. The cursor is the last key
-// examined.
+// examined. Keys are examined in a read transaction; only those found idle
+// are deleted, after a check in the write transaction.
 func (s *Store) ForgetDelivered(ctx context.Context, pipeline string, olderThan time.Duration, cursor string, limit int) (int, string, error) {
 	if err := checkName("pipeline", pipeline); err != nil {
 		return 0, "", err
@@ -539,44 +540,71 @@ func (s *Store) ForgetDelivered(ctx context.Context, pipeline string, olderThan 
 	if limit <= 0 {
 		limit = 1000
 	}
-	var forgot int
+	before := nanos(s.now().Add(-olderThan))
+	forgettable := func(v []byte) (bool, error) {
+		var ks keyState
+		if err := decodeKeyState(v, &ks); err != nil {
+			return false, err
+		}
+		return ks.cur == 0 && ks.pend == 0 && ks.deliveredAt <= before, nil
+	}
+	var idle [][]byte
 	var next string
-	err := s.update(ctx, func(tx *bbolt.Tx) error {
-		forgot, next = 0, ""
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
 		p, err := openPipe(tx, pipeline, false)
 		if err != nil || p == nil {
 			return err
 		}
-		before := nanos(s.now().Add(-olderThan))
-		var idle [][]byte
 		c := p.keys.Cursor()
 		k, v := c.First()
 		if cursor != "" {
-			k, v = c.Seek([]byte(cursor))
-			if k != nil && string(k) == cursor {
+			if k, v = c.Seek([]byte(cursor)); k != nil && string(k) == cursor {
 				k, v = c.Next()
 			}
 		}
 		for n := 0; k != nil && n < limit; k, v = c.Next() {
 			n++
 			next = string(k)
-			var ks keyState
-			if err := decodeKeyState(v, &ks); err != nil {
+			ok, err := forgettable(v)
+			if err != nil {
 				return err
 			}
-			if ks.cur == 0 && ks.pend == 0 && ks.deliveredAt <= before {
+			if ok {
 				idle = append(idle, append([]byte(nil), k...))
 			}
 		}
 		if k == nil {
 			next = ""
 		}
+		return nil
+	})
+	if err != nil || len(idle) == 0 {
+		return 0, next, err
+	}
+	var forgot int
+	err = s.update(ctx, func(tx *bbolt.Tx) error {
+		forgot = 0
+		p, err := openPipe(tx, pipeline, false)
+		if err != nil || p == nil {
+			return err
+		}
 		for _, key := range idle {
+			v := p.keys.Get(key)
+			if v == nil {
+				continue
+			}
+			ok, err := forgettable(v)
+			if err != nil {
+				return err
+			}
+			if !ok { // busy again since the scan
+				continue
+			}
 			if err := p.keys.Delete(key); err != nil {
 				return err
 			}
+			forgot++
 		}
-		forgot = len(idle)
 		return nil
 	})
 	return forgot, next, err
