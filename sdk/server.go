@@ -42,7 +42,8 @@ func (s *server) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.C
 	defer s.mu.Unlock()
 	var host Host = noHost{}
 	if id := req.GetHostBrokerId(); id != 0 {
-		conn, err := s.broker.DialWithOptions(id, grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes)))
+		conn, err := s.broker.DialWithOptions(id, grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes)),
+			grpc.WithInitialWindowSize(streamWindow), grpc.WithInitialConnWindowSize(connWindow))
 		if err != nil {
 			return nil, status.Errorf(codes.Unavailable, "dial host services: %v", err)
 		}
