@@ -504,3 +504,43 @@ func TestLeaseWithoutRecordIsLost(t *testing.T) {
 		t.Fatalf("leased %s, whose record was gone", r.Key)
 	}
 }
+
+// TestKeyStateWithoutDeliveryTime checks that key states written before the
+// time of the last delivery was kept are still read: their delivered
+// version still refuses older ones, a delivery rewrites them in the new
+// form, and ForgetDelivered counts them as delivered long ago.
+func TestKeyStateWithoutDeliveryTime(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, testURL(t))
+	defer s.Close()
+	p := s.pipe("orders")
+	ver := func(v int64) string { return fmt.Sprintf("%019d", v) }
+	zero := ver(0)
+	// Idle keys delivered at version 5, in the old form: cv pv del cur|pend.
+	for _, key := range []string{"SO-1", "SO-2"} {
+		if err := s.rdb.HSet(ctx, p.ent, "k"+key, zero+zero+ver(5)+"0|0").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := s.Enqueue(ctx, "orders", []store.Record{rec("SO-1", 4), rec("SO-2", 6)}, nil)
+	if err != nil || res.Stale != 1 || res.Accepted != 1 {
+		t.Fatalf("Enqueue(SO-1@4, SO-2@6) = %+v, %v; want SO-1@4 stale and SO-2@6 accepted", res, err)
+	}
+	ls, err := s.Lease(ctx, "orders", "w", 10, time.Minute)
+	if err != nil || len(ls) != 1 || ls[0].Record.Key != "SO-2" {
+		t.Fatalf("Lease = %+v, %v", ls, err)
+	}
+	if err := s.Settle(ctx, []store.Outcome{{Lease: ls[0], Kind: store.Acked}}); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := s.rdb.HGet(ctx, p.ent, "kSO-2").Result(); len(st) != 3*19+16+3 || st[38:57] != ver(6) {
+		t.Fatalf("SO-2's state after its delivery = %q; want the new form with version 6", st)
+	}
+	n, next, err := s.ForgetDelivered(ctx, "orders", time.Hour, "", 100)
+	if err != nil || n != 1 || next != "" {
+		t.Fatalf("ForgetDelivered(older than an hour) = %d, %q, %v; want the old-form SO-1 only", n, next, err)
+	}
+	if ok, _ := s.rdb.HExists(ctx, p.ent, "kSO-1").Result(); ok {
+		t.Fatal("SO-1's old-form state was not forgotten")
+	}
+}

@@ -188,10 +188,14 @@ local function ks_of(key)
   if not ks then
     local s = hget('k' .. key)
     if s then
-      local p = find(s, '|', 75, true)
+      -- States written before at was kept have the IDs right after del
+      -- (an ID has at most 14 digits, so their '|' comes before 75).
+      local p = find(s, '|', 59, true)
       if not p then error('weir: corrupt key state') end
+      local at, c = Z16, 58
+      if p >= 75 then at, c = sub(s, 58, 73), 74 end
       ks = {cv = sub(s, 1, 19), pv = sub(s, 20, 38), del = sub(s, 39, 57),
-        at = sub(s, 58, 73), cur = sub(s, 74, p - 1), pend = sub(s, p + 1)}
+        at = at, cur = sub(s, c, p - 1), pend = sub(s, p + 1)}
     else
       ks = {cur = '0', cv = ZERO, pend = '0', pv = ZERO, del = ZERO, at = Z16}
     end
@@ -812,9 +816,12 @@ local r = redis.call('HSCAN', E, ARGV[1], 'MATCH', 'k*', 'COUNT', ARGV[2])
 local kv, del = r[2], {}
 for i = 1, #kv, 2 do
   local s = kv[i + 1]
-  local p = string.find(s, '|', 75, true)
+  local p = string.find(s, '|', 59, true)
   if not p then error('weir: corrupt key state') end
-  if string.sub(s, 74, p - 1) == '0' and string.sub(s, p + 1) == '0' and string.sub(s, 58, 73) <= before then
+  -- As in ks_of: a state written before at was kept counts as at 0.
+  local at, c = '0000000000000000', 58
+  if p >= 75 then at, c = string.sub(s, 58, 73), 74 end
+  if string.sub(s, c, p - 1) == '0' and string.sub(s, p + 1) == '0' and at <= before then
     del[#del + 1] = kv[i]
   end
 end
