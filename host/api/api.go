@@ -354,11 +354,7 @@ func (s *Server) plan(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "plan request: from_source %d is over %d", req.FromSource, maxPlanFromSource)
 		return
 	}
-	recs := make([]sdk.Record, len(req.Records))
-	for i, raw := range req.Records {
-		recs[i] = sdk.Record{Key: fmt.Sprintf("sample-%d", i+1), Payload: raw}
-	}
-	res, err := s.opts.Planner.Plan(r.Context(), name, recs, req.FromSource)
+	res, err := s.opts.Planner.Plan(r.Context(), name, engine.SampleRecords(req.Records), req.FromSource)
 	switch {
 	case errors.Is(err, engine.ErrUnknownPipeline):
 		writeError(w, http.StatusNotFound, "no pipeline %q", name)

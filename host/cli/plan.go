@@ -17,7 +17,6 @@ import (
 	"github.com/weirhq/weir/host/daemon"
 	"github.com/weirhq/weir/host/engine"
 	"github.com/weirhq/weir/host/store/bolt"
-	"github.com/weirhq/weir/sdk"
 )
 
 // planCmd is a dry run: what each record would become, writing nothing.
@@ -51,29 +50,24 @@ func planCmd(ctx context.Context, e *env, args []string) error {
 			names = append(names, p.Name)
 		}
 	}
-	var samples []sdk.Record
+	var payloads []json.RawMessage
 	if *sample != "" {
-		samples, err = readSample(*sample)
+		payloads, err = readSample(*sample)
 		if err != nil {
 			return usageError("%v", err)
 		}
 	}
-	if l.Config.Store.Redis == nil {
-		st, _, err := daemon.OpenStore(ctx, l.Config, l.Dir)
-		if errors.Is(err, bolt.ErrInUse) {
-			// A daemon holds the embedded store: it plans with its stored
-			// tokens and source cursors.
-			return planViaDaemon(ctx, e, l.Config, names, samples, *fromSource, *asJSON)
-		}
-		if err == nil {
-			st.Close()
-		}
-	}
 	p, err := daemon.NewPlanner(ctx, l, quietLogger(e.stderr))
+	if errors.Is(err, bolt.ErrInUse) {
+		// A daemon holds the embedded store: it plans with its stored
+		// tokens and source cursors.
+		return planViaDaemon(ctx, e, l.Config, names, payloads, *fromSource, *asJSON)
+	}
 	if err != nil {
 		return err
 	}
 	defer p.Close()
+	samples := engine.SampleRecords(payloads)
 	all := map[string][]engine.PlanResult{}
 	for _, name := range names {
 		recs := samples
@@ -107,13 +101,10 @@ func showPlans(e *env, names []string, all map[string][]engine.PlanResult, asJSO
 
 // planViaDaemon asks the daemon that holds the embedded store for the
 // plans, through the admin API.
-func planViaDaemon(ctx context.Context, e *env, cfg *config.Config, names []string, samples []sdk.Record, fromSource int, asJSON bool) error {
+func planViaDaemon(ctx context.Context, e *env, cfg *config.Config, names []string, payloads []json.RawMessage, fromSource int, asJSON bool) error {
 	fmt.Fprintln(e.stderr, "A weir daemon holds the store: it runs this plan, with its stored tokens and source cursors.")
 	h := newHTTPAdmin(e, cfg.API.Listen)
-	req := api.PlanRequest{FromSource: fromSource}
-	for _, r := range samples {
-		req.Records = append(req.Records, r.Payload)
-	}
+	req := api.PlanRequest{Records: payloads, FromSource: fromSource}
 	all := map[string][]engine.PlanResult{}
 	for _, name := range names {
 		var res []engine.PlanResult
@@ -126,7 +117,7 @@ func planViaDaemon(ctx context.Context, e *env, cfg *config.Config, names []stri
 }
 
 // readSample reads record payloads from a JSON-lines file or a JSON array.
-func readSample(path string) ([]sdk.Record, error) {
+func readSample(path string) ([]json.RawMessage, error) {
 	var data []byte
 	var err error
 	if path == "-" {
@@ -157,11 +148,7 @@ func readSample(path string) ([]sdk.Record, error) {
 			raws = append(raws, append(json.RawMessage(nil), line...))
 		}
 	}
-	out := make([]sdk.Record, len(raws))
-	for i, r := range raws {
-		out[i] = sdk.Record{Key: fmt.Sprintf("sample-%d", i+1), Payload: r}
-	}
-	return out, nil
+	return raws, nil
 }
 
 func printPlan(w io.Writer, pipeline string, res []engine.PlanResult) {

@@ -15,6 +15,7 @@ import (
 	"github.com/weirhq/weir/host/limiter"
 	"github.com/weirhq/weir/host/plugins"
 	"github.com/weirhq/weir/host/store"
+	"github.com/weirhq/weir/host/store/bolt"
 	"github.com/weirhq/weir/host/translate"
 	"github.com/weirhq/weir/sdk"
 )
@@ -28,8 +29,10 @@ type Planner struct {
 }
 
 // NewPlanner starts the configuration's connectors for `weir plan`. The
-// store is opened for stored tokens and source cursors when it is free;
-// when another weir holds it, plan goes on without them.
+// store is opened for stored tokens and source cursors. When another weir
+// holds the embedded store, NewPlanner returns its error (matching
+// bolt.ErrInUse): that daemon can run the plan (Daemon.Plan). When the
+// store cannot be opened otherwise, plan goes on without it.
 func NewPlanner(ctx context.Context, l *Loaded, log *slog.Logger) (*Planner, error) {
 	if log == nil {
 		log = slog.Default()
@@ -39,9 +42,12 @@ func NewPlanner(ctx context.Context, l *Loaded, log *slog.Logger) (*Planner, err
 	p := &Planner{d: d}
 	var kv store.KV = &memKV{}
 	st, client, err := OpenStore(ctx, l.Config, l.Dir)
-	if err == nil {
+	switch {
+	case errors.Is(err, bolt.ErrInUse):
+		return nil, err
+	case err == nil:
 		d.store, kv = st, st
-	} else {
+	default:
 		log.Warn("plan runs without the store (no stored tokens, sources read from the start)", "reason", err)
 	}
 	translate.BindXRef(l.Config, translate.NewXRef(kv, translate.XRefOptions{}))

@@ -22,6 +22,16 @@ const (
 	PlanReject = "reject"
 )
 
+// SampleRecords turns record payloads given to plan into records, keyed
+// sample-1, sample-2, … until the pipeline's key expression keys them.
+func SampleRecords(payloads []json.RawMessage) []sdk.Record {
+	out := make([]sdk.Record, len(payloads))
+	for i, p := range payloads {
+		out[i] = sdk.Record{Key: fmt.Sprintf("sample-%d", i+1), Payload: p}
+	}
+	return out
+}
+
 // PlanResult is what one record would become.
 type PlanResult struct {
 	Key    string `json:"key"`
