@@ -183,19 +183,23 @@ end
 -- delivered version) and at (when a delivery was last acknowledged, µs).
 -- Decoded once per call, encoded by flush.
 local KS, KD = {}, {}
+-- parse_ks decodes a stored key state. States written before at was kept
+-- have the IDs right after del (an ID has at most 14 digits, so their '|'
+-- comes before 75) and count as delivered at 0.
+local function parse_ks(s)
+  local p = find(s, '|', 59, true)
+  if not p then error('weir: corrupt key state') end
+  local at, c = Z16, 58
+  if p >= 75 then at, c = sub(s, 58, 73), 74 end
+  return {cv = sub(s, 1, 19), pv = sub(s, 20, 38), del = sub(s, 39, 57),
+    at = at, cur = sub(s, c, p - 1), pend = sub(s, p + 1)}
+end
 local function ks_of(key)
   local ks = KS[key]
   if not ks then
     local s = hget('k' .. key)
     if s then
-      -- States written before at was kept have the IDs right after del
-      -- (an ID has at most 14 digits, so their '|' comes before 75).
-      local p = find(s, '|', 59, true)
-      if not p then error('weir: corrupt key state') end
-      local at, c = Z16, 58
-      if p >= 75 then at, c = sub(s, 58, 73), 74 end
-      ks = {cv = sub(s, 1, 19), pv = sub(s, 20, 38), del = sub(s, 39, 57),
-        at = at, cur = sub(s, c, p - 1), pend = sub(s, p + 1)}
+      ks = parse_ks(s)
     else
       ks = {cur = '0', cv = ZERO, pend = '0', pv = ZERO, del = ZERO, at = Z16}
     end
@@ -808,28 +812,16 @@ return 1
 // ARGV: HSCAN cursor, COUNT, olderThan (µs).
 // Returns the next cursor ("0" when the scan is done) and how many key
 // states it removed.
-var forgetScript = goredis.NewScript(`
-local E = KEYS[1]
-local t = redis.call('TIME')
-local before = string.format('%016d', math.max(tonumber(t[1]) * 1000000 + tonumber(t[2]) - tonumber(ARGV[3]), 0))
+var forgetScript = goredis.NewScript(prelude + `
+local before = format('%016d', math.max(tonumber(now_us()) - tonumber(ARGV[3]), 0))
 local r = redis.call('HSCAN', E, ARGV[1], 'MATCH', 'k*', 'COUNT', ARGV[2])
 local kv, del = r[2], {}
 for i = 1, #kv, 2 do
-  local s = kv[i + 1]
-  local p = string.find(s, '|', 59, true)
-  if not p then error('weir: corrupt key state') end
-  -- As in ks_of: a state written before at was kept counts as at 0.
-  local at, c = '0000000000000000', 58
-  if p >= 75 then at, c = string.sub(s, 58, 73), 74 end
-  if string.sub(s, c, p - 1) == '0' and string.sub(s, p + 1) == '0' and at <= before then
+  local ks = parse_ks(kv[i + 1])
+  if ks.cur == '0' and ks.pend == '0' and ks.at <= before then
     del[#del + 1] = kv[i]
   end
 end
-local i = 1
-while i <= #del do
-  local j = math.min(i + 999, #del)
-  redis.call('HDEL', E, unpack(del, i, j))
-  i = j + 1
-end
+bulk('HDEL', E, del)
 return {r[1], #del}
 `)
