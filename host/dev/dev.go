@@ -569,11 +569,10 @@ func verify(ctx context.Context, d *daemon.Daemon, sf *sfsandbox.Server, ns *nss
 	windows, total, hi := 0, 0, 0
 	for lo := range times {
 		end := times[lo].Add(o.Per)
-		if len(times) == 0 || end.After(times[len(times)-1]) || end.After(p.waitedTo) {
+		if end.After(times[len(times)-1]) || end.After(p.waitedTo) {
 			break
 		}
 		if times[lo].Before(p.waitedFrom) {
-			hi = max(hi, lo+1)
 			continue
 		}
 		for hi < len(times) && times[hi].Before(end) {
