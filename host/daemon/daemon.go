@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -194,6 +196,10 @@ func (d *Daemon) startConnections(ctx context.Context, kv store.KV, client gored
 			}
 		}
 	}
+	env, err := connectorEnv()
+	if err != nil {
+		return err
+	}
 	for _, c := range cfg.Connections {
 		lim := limiter.Limits{Rate: c.Limits.Rate, Per: c.Limits.Per, Concurrency: c.Limits.Concurrency,
 			PerDay: c.Limits.PerDay, InteractiveShare: c.Limits.InteractiveShare}
@@ -216,7 +222,7 @@ func (d *Daemon) startConnections(ctx context.Context, kv store.KV, client gored
 			Binary:     bin.Path,
 			Checksum:   bin.Checksum,
 			LockFile:   l.LockFile,
-			Env:        connectorEnv(),
+			Env:        env,
 			Settings:   sdk.Config{Connection: c.Name, Raw: c.Settings},
 			Host:       &hostServices{connection: c.Name, limiter: d.limiters[c.Name], tokens: d.broker.Source(c.Name)},
 			Logger:     opts.Logger,
@@ -403,15 +409,40 @@ func hasCapability(d sdk.Description, c sdk.Capability) bool {
 }
 
 // connectorEnv is the whole environment a connector process sees: nothing
-// of the host's but what a Go program needs to run.
-func connectorEnv() []string {
-	var env []string
+// of the host's but what a Go program needs to run, and the GOMAXPROCS it
+// runs with (see connectorProcs).
+func connectorEnv() ([]string, error) {
+	procs, err := connectorProcs(runtime.NumCPU(), os.Getenv(EnvConnectorProcs))
+	if err != nil {
+		return nil, err
+	}
+	env := []string{"GOMAXPROCS=" + strconv.Itoa(procs)}
 	for _, k := range []string{"PATH", "TMPDIR", "TZ", "LANG"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)
 		}
 	}
-	return env
+	return env, nil
+}
+
+// EnvConnectorProcs names the variable that sets connectors' GOMAXPROCS.
+const EnvConnectorProcs = "WEIR_CONNECTOR_GOMAXPROCS"
+
+// connectorProcs is the GOMAXPROCS of connector processes: setting (the
+// value of EnvConnectorProcs) when given, else a quarter of the host's
+// cpus, at least one. A connector mostly waits on the host and on vendors,
+// and the Go scheduler wakes its idle threads for every call: measured on
+// two cores, a DecodeWebhooks call of 15 × 1 KB costs the connector 130 µs
+// of CPU at GOMAXPROCS 1 and 230 µs at 2, and the host 20% less too.
+func connectorProcs(cpus int, setting string) (int, error) {
+	if setting != "" {
+		n, err := strconv.Atoi(setting)
+		if err != nil || n < 1 {
+			return 0, fmt.Errorf("%s=%q: want a whole number of at least 1", EnvConnectorProcs, setting)
+		}
+		return n, nil
+	}
+	return max(1, cpus/4), nil
 }
 
 // connectors adapts supervisors to the engine.
