@@ -127,7 +127,7 @@ func (c *Client) DecodeWebhook(ctx context.Context, req WebhookRequest) (Webhook
 func (c *Client) DecodeWebhooks(ctx context.Context, source []byte, reqs []WebhookRequest) (res []WebhookResponse, errs []error, err error) {
 	res, errs = make([]WebhookResponse, len(reqs)), make([]error, len(reqs))
 	if !c.noBatchWebhooks.Load() {
-		in := &pb.DecodeWebhooksRequest{Source: source, Requests: make([]*pb.DecodeWebhookRequest, len(reqs))}
+		in := &pb.DecodeWebhooksRequest{Source: source, Requests: make([]*pb.DecodeWebhookRequest, len(reqs)), PayloadSpans: true}
 		for i, r := range reqs {
 			in.Requests[i] = webhookRequestToPB(nil, r)
 		}
@@ -151,6 +151,9 @@ func (c *Client) DecodeWebhooks(ctx context.Context, source []byte, reqs []Webho
 					continue
 				}
 				res[i] = webhookResponseFromPB(r.GetResponse())
+				if err := fillPayloads(r.GetResponse(), res[i].Records, reqs[i].Body); err != nil {
+					res[i], errs[i] = WebhookResponse{}, fmt.Errorf("decode webhook: %w", err)
+				}
 			}
 			return res, errs, nil
 		}

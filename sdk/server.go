@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sync"
@@ -146,7 +147,13 @@ func (s *server) DecodeWebhooks(ctx context.Context, req *pb.DecodeWebhooksReque
 	out := &pb.DecodeWebhooksResponse{Results: make([]*pb.DecodeWebhookResult, len(reqs))}
 	errs := make([]error, len(reqs))
 	decode := func(i int) {
-		res, err := d.DecodeWebhook(ctx, webhookRequestFromPB(req.GetSource(), reqs[i]))
+		wr := webhookRequestFromPB(req.GetSource(), reqs[i])
+		if req.GetPayloadSpans() {
+			// The connector gets a copy to keep, so that payloads taken
+			// from it can be checked against the body as sent.
+			wr.Body = bytes.Clone(wr.Body)
+		}
+		res, err := d.DecodeWebhook(ctx, wr)
 		if err != nil {
 			st, _ := status.FromError(toStatus(err))
 			b, merr := proto.Marshal(st.Proto())
@@ -157,7 +164,11 @@ func (s *server) DecodeWebhooks(ctx context.Context, req *pb.DecodeWebhooksReque
 			out.Results[i] = &pb.DecodeWebhookResult{Error: b}
 			return
 		}
-		out.Results[i] = &pb.DecodeWebhookResult{Response: webhookResponseToPB(res)}
+		pr := webhookResponseToPB(res)
+		if req.GetPayloadSpans() {
+			spanPayloads(pr, wr.Body, reqs[i].GetBody())
+		}
+		out.Results[i] = &pb.DecodeWebhookResult{Response: pr}
 	}
 	forEachHelped(len(reqs), decode)
 	for _, err := range errs {

@@ -85,7 +85,8 @@ type problem struct {
 // parse turns one JSON object into a record: its key, its version when
 // version_field is set (hasVersion), and its payload, which is the object
 // compacted: every number and string stays byte for byte as written. The
-// payload is copied into a, so it never shares memory with text.
+// payload is copied into a (unless a aliases), so it never shares memory
+// with text.
 func (s settings) parse(text []byte, a *arena) (rec sdk.Record, hasVersion bool, p *problem) {
 	f, ok := scanObject(text, s.KeyField, s.VersionField, s.VersionField != "")
 	if !ok {
@@ -237,17 +238,24 @@ func trim(line []byte) []byte {
 }
 
 // arena hands out copies of byte slices from shared blocks, so that a batch
-// of records costs a few allocations instead of one per payload.
+// of records costs a few allocations instead of one per payload. An
+// aliasing arena hands out the slices themselves, for text the records may
+// keep (a webhook's body).
 type arena struct {
 	block []byte
+	alias bool
 }
 
 // arenaMax bounds the size of an arena's blocks.
 const arenaMax = 256 << 10
 
-// copy returns a copy of b. Its capacity ends with it: appending to it
-// never writes over another copy.
+// copy returns a copy of b, or b in an aliasing arena. Its capacity ends
+// with it: appending to it never writes over another copy, or what follows
+// b.
 func (a *arena) copy(b []byte) []byte {
+	if a.alias {
+		return b[:len(b):len(b)]
+	}
 	if cap(a.block)-len(a.block) < len(b) {
 		size := min(max(2*cap(a.block), 4<<10), arenaMax)
 		a.block = make([]byte, 0, max(size, len(b)))

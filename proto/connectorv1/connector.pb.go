@@ -1617,7 +1617,14 @@ type DecodeWebhookResponse struct {
 	Body    []byte                   `protobuf:"bytes,4,opt,name=body,proto3" json:"body,omitempty"`
 	// Reject is set when the request is malformed; nothing is stored and the
 	// host answers status with the reason.
-	Reject        string `protobuf:"bytes,5,opt,name=reject,proto3" json:"reject,omitempty"`
+	Reject string `protobuf:"bytes,5,opt,name=reject,proto3" json:"reject,omitempty"`
+	// Payload spans, sent only in answer to a DecodeWebhooksRequest with
+	// payload_spans set: one per record, in order. A record whose payload is
+	// a run of its request's body, byte for byte, is sent without it and
+	// its span says where the run is; the host, which holds the body, takes
+	// the payload from there. A span of length 0 means the payload is in
+	// the record.
+	PayloadSpans  []*Span `protobuf:"bytes,6,rep,name=payload_spans,json=payloadSpans,proto3" json:"payload_spans,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1687,18 +1694,83 @@ func (x *DecodeWebhookResponse) GetReject() string {
 	return ""
 }
 
+func (x *DecodeWebhookResponse) GetPayloadSpans() []*Span {
+	if x != nil {
+		return x.PayloadSpans
+	}
+	return nil
+}
+
+// Span is a run of bytes: length bytes from offset.
+type Span struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Offset        uint32                 `protobuf:"varint,1,opt,name=offset,proto3" json:"offset,omitempty"`
+	Length        uint32                 `protobuf:"varint,2,opt,name=length,proto3" json:"length,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Span) Reset() {
+	*x = Span{}
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Span) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Span) ProtoMessage() {}
+
+func (x *Span) ProtoReflect() protoreflect.Message {
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Span.ProtoReflect.Descriptor instead.
+func (*Span) Descriptor() ([]byte, []int) {
+	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *Span) GetOffset() uint32 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *Span) GetLength() uint32 {
+	if x != nil {
+		return x.Length
+	}
+	return 0
+}
+
 type DecodeWebhooksRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Source applies to every request; their own source fields are unset.
-	Source        []byte                  `protobuf:"bytes,1,opt,name=source,proto3" json:"source,omitempty"`
-	Requests      []*DecodeWebhookRequest `protobuf:"bytes,2,rep,name=requests,proto3" json:"requests,omitempty"`
+	Source   []byte                  `protobuf:"bytes,1,opt,name=source,proto3" json:"source,omitempty"`
+	Requests []*DecodeWebhookRequest `protobuf:"bytes,2,rep,name=requests,proto3" json:"requests,omitempty"`
+	// Payload spans: the host takes payloads that are runs of their
+	// request's body as spans (see DecodeWebhookResponse.payload_spans),
+	// which halves the bytes of the answer. Hosts before this field never
+	// set it, and connectors before it never send spans.
+	PayloadSpans  bool `protobuf:"varint,3,opt,name=payload_spans,json=payloadSpans,proto3" json:"payload_spans,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DecodeWebhooksRequest) Reset() {
 	*x = DecodeWebhooksRequest{}
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[21]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1710,7 +1782,7 @@ func (x *DecodeWebhooksRequest) String() string {
 func (*DecodeWebhooksRequest) ProtoMessage() {}
 
 func (x *DecodeWebhooksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[21]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1723,7 +1795,7 @@ func (x *DecodeWebhooksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecodeWebhooksRequest.ProtoReflect.Descriptor instead.
 func (*DecodeWebhooksRequest) Descriptor() ([]byte, []int) {
-	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{21}
+	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DecodeWebhooksRequest) GetSource() []byte {
@@ -1740,6 +1812,13 @@ func (x *DecodeWebhooksRequest) GetRequests() []*DecodeWebhookRequest {
 	return nil
 }
 
+func (x *DecodeWebhooksRequest) GetPayloadSpans() bool {
+	if x != nil {
+		return x.PayloadSpans
+	}
+	return false
+}
+
 type DecodeWebhooksResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// One result per request, in order.
@@ -1750,7 +1829,7 @@ type DecodeWebhooksResponse struct {
 
 func (x *DecodeWebhooksResponse) Reset() {
 	*x = DecodeWebhooksResponse{}
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[22]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1762,7 +1841,7 @@ func (x *DecodeWebhooksResponse) String() string {
 func (*DecodeWebhooksResponse) ProtoMessage() {}
 
 func (x *DecodeWebhooksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[22]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1775,7 +1854,7 @@ func (x *DecodeWebhooksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecodeWebhooksResponse.ProtoReflect.Descriptor instead.
 func (*DecodeWebhooksResponse) Descriptor() ([]byte, []int) {
-	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{22}
+	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DecodeWebhooksResponse) GetResults() []*DecodeWebhookResult {
@@ -1798,7 +1877,7 @@ type DecodeWebhookResult struct {
 
 func (x *DecodeWebhookResult) Reset() {
 	*x = DecodeWebhookResult{}
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[23]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1810,7 +1889,7 @@ func (x *DecodeWebhookResult) String() string {
 func (*DecodeWebhookResult) ProtoMessage() {}
 
 func (x *DecodeWebhookResult) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[23]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1823,7 +1902,7 @@ func (x *DecodeWebhookResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecodeWebhookResult.ProtoReflect.Descriptor instead.
 func (*DecodeWebhookResult) Descriptor() ([]byte, []int) {
-	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{23}
+	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DecodeWebhookResult) GetResponse() *DecodeWebhookResponse {
@@ -1850,7 +1929,7 @@ type TokenRequest struct {
 
 func (x *TokenRequest) Reset() {
 	*x = TokenRequest{}
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[24]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1862,7 +1941,7 @@ func (x *TokenRequest) String() string {
 func (*TokenRequest) ProtoMessage() {}
 
 func (x *TokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[24]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1875,7 +1954,7 @@ func (x *TokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TokenRequest.ProtoReflect.Descriptor instead.
 func (*TokenRequest) Descriptor() ([]byte, []int) {
-	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{24}
+	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *TokenRequest) GetForceRefresh() bool {
@@ -1898,7 +1977,7 @@ type TokenResponse struct {
 
 func (x *TokenResponse) Reset() {
 	*x = TokenResponse{}
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[25]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1910,7 +1989,7 @@ func (x *TokenResponse) String() string {
 func (*TokenResponse) ProtoMessage() {}
 
 func (x *TokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[25]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1923,7 +2002,7 @@ func (x *TokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TokenResponse.ProtoReflect.Descriptor instead.
 func (*TokenResponse) Descriptor() ([]byte, []int) {
-	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{25}
+	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *TokenResponse) GetAccessToken() string {
@@ -1964,7 +2043,7 @@ type AcquireRequest struct {
 
 func (x *AcquireRequest) Reset() {
 	*x = AcquireRequest{}
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[26]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1976,7 +2055,7 @@ func (x *AcquireRequest) String() string {
 func (*AcquireRequest) ProtoMessage() {}
 
 func (x *AcquireRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[26]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1989,7 +2068,7 @@ func (x *AcquireRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcquireRequest.ProtoReflect.Descriptor instead.
 func (*AcquireRequest) Descriptor() ([]byte, []int) {
-	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{26}
+	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *AcquireRequest) GetCost() int32 {
@@ -2016,7 +2095,7 @@ type AcquireResponse struct {
 
 func (x *AcquireResponse) Reset() {
 	*x = AcquireResponse{}
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[27]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2028,7 +2107,7 @@ func (x *AcquireResponse) String() string {
 func (*AcquireResponse) ProtoMessage() {}
 
 func (x *AcquireResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[27]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2041,7 +2120,7 @@ func (x *AcquireResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcquireResponse.ProtoReflect.Descriptor instead.
 func (*AcquireResponse) Descriptor() ([]byte, []int) {
-	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{27}
+	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *AcquireResponse) GetLease() string {
@@ -2060,7 +2139,7 @@ type ReleaseRequest struct {
 
 func (x *ReleaseRequest) Reset() {
 	*x = ReleaseRequest{}
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[28]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2072,7 +2151,7 @@ func (x *ReleaseRequest) String() string {
 func (*ReleaseRequest) ProtoMessage() {}
 
 func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[28]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2085,7 +2164,7 @@ func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseRequest) Descriptor() ([]byte, []int) {
-	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{28}
+	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ReleaseRequest) GetLease() string {
@@ -2103,7 +2182,7 @@ type ReleaseResponse struct {
 
 func (x *ReleaseResponse) Reset() {
 	*x = ReleaseResponse{}
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[29]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2115,7 +2194,7 @@ func (x *ReleaseResponse) String() string {
 func (*ReleaseResponse) ProtoMessage() {}
 
 func (x *ReleaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[29]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2128,7 +2207,7 @@ func (x *ReleaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseResponse.ProtoReflect.Descriptor instead.
 func (*ReleaseResponse) Descriptor() ([]byte, []int) {
-	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{29}
+	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{30}
 }
 
 type ReportRequest struct {
@@ -2143,7 +2222,7 @@ type ReportRequest struct {
 
 func (x *ReportRequest) Reset() {
 	*x = ReportRequest{}
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[30]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2155,7 +2234,7 @@ func (x *ReportRequest) String() string {
 func (*ReportRequest) ProtoMessage() {}
 
 func (x *ReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[30]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2168,7 +2247,7 @@ func (x *ReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportRequest.ProtoReflect.Descriptor instead.
 func (*ReportRequest) Descriptor() ([]byte, []int) {
-	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{30}
+	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ReportRequest) GetKind() LimitKind {
@@ -2207,7 +2286,7 @@ type ReportResponse struct {
 
 func (x *ReportResponse) Reset() {
 	*x = ReportResponse{}
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[31]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2219,7 +2298,7 @@ func (x *ReportResponse) String() string {
 func (*ReportResponse) ProtoMessage() {}
 
 func (x *ReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_connector_v1_connector_proto_msgTypes[31]
+	mi := &file_weir_connector_v1_connector_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2232,7 +2311,7 @@ func (x *ReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportResponse.ProtoReflect.Descriptor instead.
 func (*ReportResponse) Descriptor() ([]byte, []int) {
-	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{31}
+	return file_weir_connector_v1_connector_proto_rawDescGZIP(), []int{32}
 }
 
 var File_weir_connector_v1_connector_proto protoreflect.FileDescriptor
@@ -2340,19 +2419,24 @@ const file_weir_connector_v1_connector_proto_rawDesc = "" +
 	"\x04body\x18\x06 \x01(\fR\x04body\x1a[\n" +
 	"\fHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x125\n" +
-	"\x05value\x18\x02 \x01(\v2\x1f.weir.connector.v1.HeaderValuesR\x05value:\x028\x01\"\xbe\x02\n" +
+	"\x05value\x18\x02 \x01(\v2\x1f.weir.connector.v1.HeaderValuesR\x05value:\x028\x01\"\xfc\x02\n" +
 	"\x15DecodeWebhookResponse\x123\n" +
 	"\arecords\x18\x01 \x03(\v2\x19.weir.connector.v1.RecordR\arecords\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\x05R\x06status\x12O\n" +
 	"\aheaders\x18\x03 \x03(\v25.weir.connector.v1.DecodeWebhookResponse.HeadersEntryR\aheaders\x12\x12\n" +
 	"\x04body\x18\x04 \x01(\fR\x04body\x12\x16\n" +
-	"\x06reject\x18\x05 \x01(\tR\x06reject\x1a[\n" +
+	"\x06reject\x18\x05 \x01(\tR\x06reject\x12<\n" +
+	"\rpayload_spans\x18\x06 \x03(\v2\x17.weir.connector.v1.SpanR\fpayloadSpans\x1a[\n" +
 	"\fHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x125\n" +
-	"\x05value\x18\x02 \x01(\v2\x1f.weir.connector.v1.HeaderValuesR\x05value:\x028\x01\"t\n" +
+	"\x05value\x18\x02 \x01(\v2\x1f.weir.connector.v1.HeaderValuesR\x05value:\x028\x01\"6\n" +
+	"\x04Span\x12\x16\n" +
+	"\x06offset\x18\x01 \x01(\rR\x06offset\x12\x16\n" +
+	"\x06length\x18\x02 \x01(\rR\x06length\"\x99\x01\n" +
 	"\x15DecodeWebhooksRequest\x12\x16\n" +
 	"\x06source\x18\x01 \x01(\fR\x06source\x12C\n" +
-	"\brequests\x18\x02 \x03(\v2'.weir.connector.v1.DecodeWebhookRequestR\brequests\"Z\n" +
+	"\brequests\x18\x02 \x03(\v2'.weir.connector.v1.DecodeWebhookRequestR\brequests\x12#\n" +
+	"\rpayload_spans\x18\x03 \x01(\bR\fpayloadSpans\"Z\n" +
 	"\x16DecodeWebhooksResponse\x12@\n" +
 	"\aresults\x18\x01 \x03(\v2&.weir.connector.v1.DecodeWebhookResultR\aresults\"q\n" +
 	"\x13DecodeWebhookResult\x12D\n" +
@@ -2438,7 +2522,7 @@ func file_weir_connector_v1_connector_proto_rawDescGZIP() []byte {
 }
 
 var file_weir_connector_v1_connector_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_weir_connector_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_weir_connector_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_weir_connector_v1_connector_proto_goTypes = []any{
 	(Capability)(0),                // 0: weir.connector.v1.Capability
 	(Operation)(0),                 // 1: weir.connector.v1.Operation
@@ -2466,21 +2550,22 @@ var file_weir_connector_v1_connector_proto_goTypes = []any{
 	(*HeaderValues)(nil),           // 23: weir.connector.v1.HeaderValues
 	(*DecodeWebhookRequest)(nil),   // 24: weir.connector.v1.DecodeWebhookRequest
 	(*DecodeWebhookResponse)(nil),  // 25: weir.connector.v1.DecodeWebhookResponse
-	(*DecodeWebhooksRequest)(nil),  // 26: weir.connector.v1.DecodeWebhooksRequest
-	(*DecodeWebhooksResponse)(nil), // 27: weir.connector.v1.DecodeWebhooksResponse
-	(*DecodeWebhookResult)(nil),    // 28: weir.connector.v1.DecodeWebhookResult
-	(*TokenRequest)(nil),           // 29: weir.connector.v1.TokenRequest
-	(*TokenResponse)(nil),          // 30: weir.connector.v1.TokenResponse
-	(*AcquireRequest)(nil),         // 31: weir.connector.v1.AcquireRequest
-	(*AcquireResponse)(nil),        // 32: weir.connector.v1.AcquireResponse
-	(*ReleaseRequest)(nil),         // 33: weir.connector.v1.ReleaseRequest
-	(*ReleaseResponse)(nil),        // 34: weir.connector.v1.ReleaseResponse
-	(*ReportRequest)(nil),          // 35: weir.connector.v1.ReportRequest
-	(*ReportResponse)(nil),         // 36: weir.connector.v1.ReportResponse
-	nil,                            // 37: weir.connector.v1.Record.MetadataEntry
-	nil,                            // 38: weir.connector.v1.DecodeWebhookRequest.HeadersEntry
-	nil,                            // 39: weir.connector.v1.DecodeWebhookResponse.HeadersEntry
-	nil,                            // 40: weir.connector.v1.TokenResponse.ExtraEntry
+	(*Span)(nil),                   // 26: weir.connector.v1.Span
+	(*DecodeWebhooksRequest)(nil),  // 27: weir.connector.v1.DecodeWebhooksRequest
+	(*DecodeWebhooksResponse)(nil), // 28: weir.connector.v1.DecodeWebhooksResponse
+	(*DecodeWebhookResult)(nil),    // 29: weir.connector.v1.DecodeWebhookResult
+	(*TokenRequest)(nil),           // 30: weir.connector.v1.TokenRequest
+	(*TokenResponse)(nil),          // 31: weir.connector.v1.TokenResponse
+	(*AcquireRequest)(nil),         // 32: weir.connector.v1.AcquireRequest
+	(*AcquireResponse)(nil),        // 33: weir.connector.v1.AcquireResponse
+	(*ReleaseRequest)(nil),         // 34: weir.connector.v1.ReleaseRequest
+	(*ReleaseResponse)(nil),        // 35: weir.connector.v1.ReleaseResponse
+	(*ReportRequest)(nil),          // 36: weir.connector.v1.ReportRequest
+	(*ReportResponse)(nil),         // 37: weir.connector.v1.ReportResponse
+	nil,                            // 38: weir.connector.v1.Record.MetadataEntry
+	nil,                            // 39: weir.connector.v1.DecodeWebhookRequest.HeadersEntry
+	nil,                            // 40: weir.connector.v1.DecodeWebhookResponse.HeadersEntry
+	nil,                            // 41: weir.connector.v1.TokenResponse.ExtraEntry
 }
 var file_weir_connector_v1_connector_proto_depIdxs = []int32{
 	0,  // 0: weir.connector.v1.DescribeResponse.capabilities:type_name -> weir.connector.v1.Capability
@@ -2490,52 +2575,53 @@ var file_weir_connector_v1_connector_proto_depIdxs = []int32{
 	10, // 4: weir.connector.v1.DescribeResponse.oauth:type_name -> weir.connector.v1.OAuth
 	9,  // 5: weir.connector.v1.Object.fields:type_name -> weir.connector.v1.Field
 	1,  // 6: weir.connector.v1.Record.op:type_name -> weir.connector.v1.Operation
-	37, // 7: weir.connector.v1.Record.metadata:type_name -> weir.connector.v1.Record.MetadataEntry
+	38, // 7: weir.connector.v1.Record.metadata:type_name -> weir.connector.v1.Record.MetadataEntry
 	15, // 8: weir.connector.v1.ReadResponse.records:type_name -> weir.connector.v1.Record
 	15, // 9: weir.connector.v1.WriteRequest.records:type_name -> weir.connector.v1.Record
 	20, // 10: weir.connector.v1.WriteResponse.results:type_name -> weir.connector.v1.WriteResult
 	2,  // 11: weir.connector.v1.WriteResult.status:type_name -> weir.connector.v1.ResultStatus
 	3,  // 12: weir.connector.v1.LookupRequest.priority:type_name -> weir.connector.v1.Priority
-	38, // 13: weir.connector.v1.DecodeWebhookRequest.headers:type_name -> weir.connector.v1.DecodeWebhookRequest.HeadersEntry
+	39, // 13: weir.connector.v1.DecodeWebhookRequest.headers:type_name -> weir.connector.v1.DecodeWebhookRequest.HeadersEntry
 	15, // 14: weir.connector.v1.DecodeWebhookResponse.records:type_name -> weir.connector.v1.Record
-	39, // 15: weir.connector.v1.DecodeWebhookResponse.headers:type_name -> weir.connector.v1.DecodeWebhookResponse.HeadersEntry
-	24, // 16: weir.connector.v1.DecodeWebhooksRequest.requests:type_name -> weir.connector.v1.DecodeWebhookRequest
-	28, // 17: weir.connector.v1.DecodeWebhooksResponse.results:type_name -> weir.connector.v1.DecodeWebhookResult
-	25, // 18: weir.connector.v1.DecodeWebhookResult.response:type_name -> weir.connector.v1.DecodeWebhookResponse
-	40, // 19: weir.connector.v1.TokenResponse.extra:type_name -> weir.connector.v1.TokenResponse.ExtraEntry
-	3,  // 20: weir.connector.v1.AcquireRequest.priority:type_name -> weir.connector.v1.Priority
-	4,  // 21: weir.connector.v1.ReportRequest.kind:type_name -> weir.connector.v1.LimitKind
-	23, // 22: weir.connector.v1.DecodeWebhookRequest.HeadersEntry.value:type_name -> weir.connector.v1.HeaderValues
-	23, // 23: weir.connector.v1.DecodeWebhookResponse.HeadersEntry.value:type_name -> weir.connector.v1.HeaderValues
-	5,  // 24: weir.connector.v1.Connector.Describe:input_type -> weir.connector.v1.DescribeRequest
-	11, // 25: weir.connector.v1.Connector.Configure:input_type -> weir.connector.v1.ConfigureRequest
-	13, // 26: weir.connector.v1.Connector.Check:input_type -> weir.connector.v1.CheckRequest
-	16, // 27: weir.connector.v1.Connector.Read:input_type -> weir.connector.v1.ReadRequest
-	18, // 28: weir.connector.v1.Connector.Write:input_type -> weir.connector.v1.WriteRequest
-	21, // 29: weir.connector.v1.Connector.Lookup:input_type -> weir.connector.v1.LookupRequest
-	24, // 30: weir.connector.v1.Connector.DecodeWebhook:input_type -> weir.connector.v1.DecodeWebhookRequest
-	26, // 31: weir.connector.v1.Connector.DecodeWebhooks:input_type -> weir.connector.v1.DecodeWebhooksRequest
-	29, // 32: weir.connector.v1.Host.Token:input_type -> weir.connector.v1.TokenRequest
-	31, // 33: weir.connector.v1.Host.Acquire:input_type -> weir.connector.v1.AcquireRequest
-	33, // 34: weir.connector.v1.Host.Release:input_type -> weir.connector.v1.ReleaseRequest
-	35, // 35: weir.connector.v1.Host.Report:input_type -> weir.connector.v1.ReportRequest
-	6,  // 36: weir.connector.v1.Connector.Describe:output_type -> weir.connector.v1.DescribeResponse
-	12, // 37: weir.connector.v1.Connector.Configure:output_type -> weir.connector.v1.ConfigureResponse
-	14, // 38: weir.connector.v1.Connector.Check:output_type -> weir.connector.v1.CheckResponse
-	17, // 39: weir.connector.v1.Connector.Read:output_type -> weir.connector.v1.ReadResponse
-	19, // 40: weir.connector.v1.Connector.Write:output_type -> weir.connector.v1.WriteResponse
-	22, // 41: weir.connector.v1.Connector.Lookup:output_type -> weir.connector.v1.LookupResponse
-	25, // 42: weir.connector.v1.Connector.DecodeWebhook:output_type -> weir.connector.v1.DecodeWebhookResponse
-	27, // 43: weir.connector.v1.Connector.DecodeWebhooks:output_type -> weir.connector.v1.DecodeWebhooksResponse
-	30, // 44: weir.connector.v1.Host.Token:output_type -> weir.connector.v1.TokenResponse
-	32, // 45: weir.connector.v1.Host.Acquire:output_type -> weir.connector.v1.AcquireResponse
-	34, // 46: weir.connector.v1.Host.Release:output_type -> weir.connector.v1.ReleaseResponse
-	36, // 47: weir.connector.v1.Host.Report:output_type -> weir.connector.v1.ReportResponse
-	36, // [36:48] is the sub-list for method output_type
-	24, // [24:36] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	40, // 15: weir.connector.v1.DecodeWebhookResponse.headers:type_name -> weir.connector.v1.DecodeWebhookResponse.HeadersEntry
+	26, // 16: weir.connector.v1.DecodeWebhookResponse.payload_spans:type_name -> weir.connector.v1.Span
+	24, // 17: weir.connector.v1.DecodeWebhooksRequest.requests:type_name -> weir.connector.v1.DecodeWebhookRequest
+	29, // 18: weir.connector.v1.DecodeWebhooksResponse.results:type_name -> weir.connector.v1.DecodeWebhookResult
+	25, // 19: weir.connector.v1.DecodeWebhookResult.response:type_name -> weir.connector.v1.DecodeWebhookResponse
+	41, // 20: weir.connector.v1.TokenResponse.extra:type_name -> weir.connector.v1.TokenResponse.ExtraEntry
+	3,  // 21: weir.connector.v1.AcquireRequest.priority:type_name -> weir.connector.v1.Priority
+	4,  // 22: weir.connector.v1.ReportRequest.kind:type_name -> weir.connector.v1.LimitKind
+	23, // 23: weir.connector.v1.DecodeWebhookRequest.HeadersEntry.value:type_name -> weir.connector.v1.HeaderValues
+	23, // 24: weir.connector.v1.DecodeWebhookResponse.HeadersEntry.value:type_name -> weir.connector.v1.HeaderValues
+	5,  // 25: weir.connector.v1.Connector.Describe:input_type -> weir.connector.v1.DescribeRequest
+	11, // 26: weir.connector.v1.Connector.Configure:input_type -> weir.connector.v1.ConfigureRequest
+	13, // 27: weir.connector.v1.Connector.Check:input_type -> weir.connector.v1.CheckRequest
+	16, // 28: weir.connector.v1.Connector.Read:input_type -> weir.connector.v1.ReadRequest
+	18, // 29: weir.connector.v1.Connector.Write:input_type -> weir.connector.v1.WriteRequest
+	21, // 30: weir.connector.v1.Connector.Lookup:input_type -> weir.connector.v1.LookupRequest
+	24, // 31: weir.connector.v1.Connector.DecodeWebhook:input_type -> weir.connector.v1.DecodeWebhookRequest
+	27, // 32: weir.connector.v1.Connector.DecodeWebhooks:input_type -> weir.connector.v1.DecodeWebhooksRequest
+	30, // 33: weir.connector.v1.Host.Token:input_type -> weir.connector.v1.TokenRequest
+	32, // 34: weir.connector.v1.Host.Acquire:input_type -> weir.connector.v1.AcquireRequest
+	34, // 35: weir.connector.v1.Host.Release:input_type -> weir.connector.v1.ReleaseRequest
+	36, // 36: weir.connector.v1.Host.Report:input_type -> weir.connector.v1.ReportRequest
+	6,  // 37: weir.connector.v1.Connector.Describe:output_type -> weir.connector.v1.DescribeResponse
+	12, // 38: weir.connector.v1.Connector.Configure:output_type -> weir.connector.v1.ConfigureResponse
+	14, // 39: weir.connector.v1.Connector.Check:output_type -> weir.connector.v1.CheckResponse
+	17, // 40: weir.connector.v1.Connector.Read:output_type -> weir.connector.v1.ReadResponse
+	19, // 41: weir.connector.v1.Connector.Write:output_type -> weir.connector.v1.WriteResponse
+	22, // 42: weir.connector.v1.Connector.Lookup:output_type -> weir.connector.v1.LookupResponse
+	25, // 43: weir.connector.v1.Connector.DecodeWebhook:output_type -> weir.connector.v1.DecodeWebhookResponse
+	28, // 44: weir.connector.v1.Connector.DecodeWebhooks:output_type -> weir.connector.v1.DecodeWebhooksResponse
+	31, // 45: weir.connector.v1.Host.Token:output_type -> weir.connector.v1.TokenResponse
+	33, // 46: weir.connector.v1.Host.Acquire:output_type -> weir.connector.v1.AcquireResponse
+	35, // 47: weir.connector.v1.Host.Release:output_type -> weir.connector.v1.ReleaseResponse
+	37, // 48: weir.connector.v1.Host.Report:output_type -> weir.connector.v1.ReportResponse
+	37, // [37:49] is the sub-list for method output_type
+	25, // [25:37] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_weir_connector_v1_connector_proto_init() }
@@ -2549,7 +2635,7 @@ func file_weir_connector_v1_connector_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_weir_connector_v1_connector_proto_rawDesc), len(file_weir_connector_v1_connector_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   36,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
