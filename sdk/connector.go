@@ -81,6 +81,10 @@ type Description struct {
 	SourceConfig []Attribute
 	Objects      []Object
 	OAuth        *OAuth
+	// Local is set by connectors that reach no vendor (files on the host):
+	// they make no vendor requests, so a connection's limits and oauth2
+	// blocks have no effect on them and the host warns where they are set.
+	Local bool
 }
 
 // Attribute is one configuration attribute.

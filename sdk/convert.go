@@ -28,6 +28,7 @@ func descriptionToPB(d Description) *pb.DescribeResponse {
 		Description:  d.Description,
 		Config:       attributesToPB(d.Config),
 		SourceConfig: attributesToPB(d.SourceConfig),
+		Local:        d.Local,
 	}
 	for _, c := range d.Capabilities {
 		out.Capabilities = append(out.Capabilities, capToPB[c])
@@ -52,6 +53,7 @@ func descriptionFromPB(p *pb.DescribeResponse) Description {
 		Description:  p.GetDescription(),
 		Config:       attributesFromPB(p.GetConfig()),
 		SourceConfig: attributesFromPB(p.GetSourceConfig()),
+		Local:        p.GetLocal(),
 	}
 	for _, c := range p.GetCapabilities() {
 		for k, v := range capToPB {

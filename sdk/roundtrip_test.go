@@ -20,7 +20,7 @@ type echo struct {
 }
 
 func (e *echo) Describe() Description {
-	return Description{Name: "echo", Version: "1.2.3", Config: []Attribute{{Name: "path", Type: TypeString, Required: true}}}
+	return Description{Name: "echo", Version: "1.2.3", Config: []Attribute{{Name: "path", Type: TypeString, Required: true}}, Local: true}
 }
 
 func (e *echo) Configure(_ context.Context, cfg Config, host Host) error {
@@ -110,7 +110,7 @@ func TestProtocolRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Name != "echo" || d.Version != "1.2.3" || len(d.Config) != 1 || !d.Config[0].Required {
+	if d.Name != "echo" || d.Version != "1.2.3" || len(d.Config) != 1 || !d.Config[0].Required || !d.Local {
 		t.Fatalf("Describe = %+v", d)
 	}
 	caps := map[Capability]bool{}

@@ -14,13 +14,14 @@ import (
 	"github.com/weirhq/weir/host/plugins"
 )
 
-// load parses and resolves the configuration, printing diagnostics; every
-// configuration error is an exit-2 error.
+// load parses and resolves the configuration, printing diagnostics
+// (warnings too); every configuration error is an exit-2 error.
 func load(ctx context.Context, e *env, file string, pluginDirs []string, log *slog.Logger) (*daemon.Loaded, error) {
 	l, err := daemon.Load(ctx, daemon.LoadOptions{ConfigFile: file, PluginDirs: pluginDirs, Logger: log})
 	var de *daemon.DiagnosticsError
 	switch {
 	case err == nil:
+		config.FormatDiagnostics(e.stderr, l.Warnings)
 		return l, nil
 	case errors.As(err, &de):
 		config.FormatDiagnostics(e.stderr, de.Diags)

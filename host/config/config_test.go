@@ -60,6 +60,7 @@ var fakeDescriber = DescriberFunc(func(_ context.Context, name string) (sdk.Desc
 	case "jsonl":
 		return sdk.Description{
 			Name:         "jsonl",
+			Local:        true,
 			Capabilities: []sdk.Capability{sdk.CapSource, sdk.CapDestination},
 			Config:       []sdk.Attribute{{Name: "dir", Type: sdk.TypeString, Required: true}},
 			SourceConfig: []sdk.Attribute{{Name: "file", Type: sdk.TypeString}},
@@ -610,6 +611,7 @@ connection "jsonl" "files" { dir = "x" }`
 }
 
 func TestValidation(t *testing.T) {
+	t.Setenv("WEIR_TEST_SECRET", "s3cr3t")
 	tests := []struct {
 		name string
 		src  string
@@ -617,8 +619,8 @@ func TestValidation(t *testing.T) {
 	}{
 		{
 			name: "limits",
-			src: `connection "jsonl" "a" {
-  dir = "x"
+			src: `connection "netsuite" "a" {
+  account_id = "1"
   limits {
     rate = 2.5
     per  = "-1m"
@@ -632,16 +634,36 @@ func TestValidation(t *testing.T) {
 				`main.hcl:5:12: Invalid duration: per must be greater than 0, got "-1m".`,
 				`main.hcl:6:19: Invalid value: concurrency must not be negative, got -1.`,
 				`main.hcl:7:15: Invalid value: per_day must be greater than 0, got 0.`,
-				`main.hcl:8:25: Invalid value: interactive_share must be at least 0 and less than 1`,
+				`main.hcl:8:25: Invalid value: interactive_share must be at least 0 and less than 1, such as 0.1 for 10%.`,
 			},
 		},
 		{
 			name: "rate without per",
-			src: `connection "jsonl" "a" {
-  dir = "x"
+			src: `connection "netsuite" "a" {
+  account_id = "1"
   limits { rate = 5 }
 }`,
 			want: []string{`main.hcl:3:12: Missing per: rate needs per`},
+		},
+		{
+			name: "limits and oauth2 on a local connector",
+			src: `connection "jsonl" "a" {
+  dir = "x"
+  limits {
+    rate = 5
+    per  = "1m"
+  }
+  oauth2 {
+    flow      = "client_credentials"
+    client_id = "id"
+    client_secret = env("WEIR_TEST_SECRET")
+    token_url = "https://x/token"
+  }
+}`,
+			want: []string{
+				`main.hcl:3:3: warning: Limits have no effect: Connector "jsonl" reaches no vendor: it makes no requests for the limits of connection "a" to count.`,
+				`main.hcl:7:3: warning: OAuth 2.0 has no effect: Connector "jsonl" reaches no vendor: connection "a" never uses a token.`,
+			},
 		},
 		{
 			name: "sizes and api",

@@ -46,9 +46,9 @@ func (d *decoder) attrError(attr *hcl.Attribute, summary, detail string, args ..
 }
 
 func newDiag(sev hcl.DiagnosticSeverity, subject, context hcl.Range, summary, detail string, args ...any) *hcl.Diagnostic {
-	if len(args) > 0 {
-		detail = fmt.Sprintf(detail, args...)
-	}
+	// detail is always a format: vet checks the callers as printf
+	// wrappers, so a literal % is written %%.
+	detail = fmt.Sprintf(detail, args...)
 	diag := &hcl.Diagnostic{Severity: sev, Summary: summary, Detail: detail, Subject: subject.Ptr()}
 	if context != (hcl.Range{}) && context != subject {
 		diag.Context = context.Ptr()

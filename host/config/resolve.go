@@ -70,6 +70,16 @@ func (c *Config) Resolve(ctx context.Context, desc Describer) hcl.Diagnostics {
 		if conn.Body != nil {
 			conn.Settings = d.settings(conn.Body, ds.desc.Config, d.scope(conn.Dir), conn.Connector, conn.ConnectorRange)
 		}
+		if ds.desc.Local {
+			if l := conn.Limits; l.DeclRange != (hcl.Range{}) {
+				d.warnAt(l.DeclRange, conn.DeclRange, "Limits have no effect",
+					"Connector %q reaches no vendor: it makes no requests for the limits of connection %q to count.", conn.Connector, conn.Name)
+			}
+			if o := conn.OAuth2; o != nil {
+				d.warnAt(o.DeclRange, conn.DeclRange, "OAuth 2.0 has no effect",
+					"Connector %q reaches no vendor: connection %q never uses a token.", conn.Connector, conn.Name)
+			}
+		}
 		if o := conn.OAuth2; o != nil && ds.desc.OAuth != nil {
 			flows := ds.desc.OAuth.Flows
 			if o.Flow != "" && len(flows) > 0 && !slices.Contains(flows, o.Flow) {

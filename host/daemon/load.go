@@ -46,6 +46,9 @@ type Loaded struct {
 	Binaries map[string]Binary
 	// Descriptions maps connector names to what they described.
 	Descriptions map[string]sdk.Description
+	// Warnings are the configuration's warning diagnostics (it has no
+	// errors), for the caller to show.
+	Warnings hcl.Diagnostics
 }
 
 // DiagnosticsError carries configuration diagnostics; the CLI prints them
@@ -118,5 +121,6 @@ func Load(ctx context.Context, opts LoadOptions) (*Loaded, error) {
 	if diags.HasErrors() {
 		return nil, &DiagnosticsError{Diags: diags}
 	}
+	l.Warnings = diags
 	return l, nil
 }

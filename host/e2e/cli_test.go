@@ -86,6 +86,28 @@ api {
 	}
 }
 
+// TestValidateShowsWarnings checks that a valid configuration's warnings
+// are shown, with their position: here limits on a jsonl connection, which
+// makes no vendor requests for them to count.
+func TestValidateShowsWarnings(t *testing.T) {
+	w := newWorkspace(t)
+	w.write("pipeline.hcl", strings.Replace(simplePipeline, `  path = "in"
+`, `  path = "in"
+  limits {
+    rate = 5
+    per  = "1m"
+  }
+`, 1))
+	w.lock()
+	out, errOut, code := w.weir("validate", "-plugin-dir", binDir)
+	if code != 0 || !strings.Contains(out, "is valid") {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	if want := `pipeline.hcl:4:3: warning: Limits have no effect: Connector "jsonl" reaches no vendor`; !strings.Contains(errOut, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, errOut)
+	}
+}
+
 func TestFmtCheck(t *testing.T) {
 	w := newWorkspace(t)
 	w.write("pipeline.hcl", "pipeline \"x\" {\nkey=record.id\n  destination \"o\" {\n object=\"a\"\n}\n}\n")

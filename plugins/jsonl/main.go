@@ -50,6 +50,8 @@ func (c *connector) Describe() sdk.Description {
 		Name:        "jsonl",
 		Version:     "0.1.0",
 		Description: "JSON-lines files in a folder: a source, a destination, lookups and webhooks.",
+		// Files on the host: no vendor, so no requests to limit.
+		Local: true,
 		Config: []sdk.Attribute{
 			{Name: "path", Type: sdk.TypeString, Required: true, Description: "The folder holding the .jsonl files."},
 		},

@@ -336,10 +336,14 @@ type DescribeResponse struct {
 	// Schema of the connection block's attributes.
 	Config []*Attribute `protobuf:"bytes,4,rep,name=config,proto3" json:"config,omitempty"`
 	// Schema of the attributes a pipeline's source block passes to Read.
-	SourceConfig  []*Attribute `protobuf:"bytes,5,rep,name=source_config,json=sourceConfig,proto3" json:"source_config,omitempty"`
-	Objects       []*Object    `protobuf:"bytes,6,rep,name=objects,proto3" json:"objects,omitempty"`
-	Oauth         *OAuth       `protobuf:"bytes,7,opt,name=oauth,proto3" json:"oauth,omitempty"`
-	Description   string       `protobuf:"bytes,8,opt,name=description,proto3" json:"description,omitempty"`
+	SourceConfig []*Attribute `protobuf:"bytes,5,rep,name=source_config,json=sourceConfig,proto3" json:"source_config,omitempty"`
+	Objects      []*Object    `protobuf:"bytes,6,rep,name=objects,proto3" json:"objects,omitempty"`
+	Oauth        *OAuth       `protobuf:"bytes,7,opt,name=oauth,proto3" json:"oauth,omitempty"`
+	Description  string       `protobuf:"bytes,8,opt,name=description,proto3" json:"description,omitempty"`
+	// Local connectors reach no vendor (files on the host, say): they make
+	// no vendor requests, so a connection's limits and oauth2 have no effect
+	// on them, and the host warns where they are set.
+	Local         bool `protobuf:"varint,9,opt,name=local,proto3" json:"local,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -428,6 +432,13 @@ func (x *DescribeResponse) GetDescription() string {
 		return x.Description
 	}
 	return ""
+}
+
+func (x *DescribeResponse) GetLocal() bool {
+	if x != nil {
+		return x.Local
+	}
+	return false
 }
 
 // Attribute describes one configuration attribute.
@@ -2319,7 +2330,7 @@ var File_weir_connector_v1_connector_proto protoreflect.FileDescriptor
 const file_weir_connector_v1_connector_proto_rawDesc = "" +
 	"\n" +
 	"!weir/connector/v1/connector.proto\x12\x11weir.connector.v1\"\x11\n" +
-	"\x0fDescribeRequest\"\x83\x03\n" +
+	"\x0fDescribeRequest\"\x99\x03\n" +
 	"\x10DescribeResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12A\n" +
@@ -2328,7 +2339,8 @@ const file_weir_connector_v1_connector_proto_rawDesc = "" +
 	"\rsource_config\x18\x05 \x03(\v2\x1c.weir.connector.v1.AttributeR\fsourceConfig\x123\n" +
 	"\aobjects\x18\x06 \x03(\v2\x19.weir.connector.v1.ObjectR\aobjects\x12.\n" +
 	"\x05oauth\x18\a \x01(\v2\x18.weir.connector.v1.OAuthR\x05oauth\x12 \n" +
-	"\vdescription\x18\b \x01(\tR\vdescription\"\xa9\x01\n" +
+	"\vdescription\x18\b \x01(\tR\vdescription\x12\x14\n" +
+	"\x05local\x18\t \x01(\bR\x05local\"\xa9\x01\n" +
 	"\tAttribute\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\fR\x04type\x12\x1a\n" +
