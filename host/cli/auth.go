@@ -89,7 +89,7 @@ func authConfig(ctx context.Context, e *env, file string, dirs []string, needEnd
 		(c.OAuth2.TokenURL != "" && c.OAuth2.AuthorizationURL != "") {
 		return cfg, nil
 	}
-	l, err := load(ctx, e, file, dirs, quietLogger(e.stderr))
+	l, err := load(ctx, e, file, dirs, nil)
 	if err != nil {
 		return nil, err
 	}

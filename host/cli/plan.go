@@ -35,7 +35,7 @@ func planCmd(ctx context.Context, e *env, args []string) error {
 	if (*sample == "") == (*fromSource == 0) {
 		return usageError("give either -sample FILE or -from-source N")
 	}
-	l, err := load(ctx, e, *file, dirs, quietLogger(e.stderr))
+	l, err := load(ctx, e, *file, dirs, nil)
 	if err != nil {
 		return err
 	}

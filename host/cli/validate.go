@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -14,14 +15,29 @@ import (
 	"github.com/weirhq/weir/host/plugins"
 )
 
-// load parses and resolves the configuration, printing diagnostics
-// (warnings too); every configuration error is an exit-2 error.
+// load parses and resolves the configuration, printing its errors; every
+// configuration error is an exit-2 error. The configuration's warnings go
+// to log when it is set (weir run: its log may be JSON), else they are
+// printed like errors; connectors' own start-up logs go to a quiet logger
+// then.
 func load(ctx context.Context, e *env, file string, pluginDirs []string, log *slog.Logger) (*daemon.Loaded, error) {
-	l, err := daemon.Load(ctx, daemon.LoadOptions{ConfigFile: file, PluginDirs: pluginDirs, Logger: log})
+	connLog := log
+	if connLog == nil {
+		connLog = quietLogger(e.stderr)
+	}
+	l, err := daemon.Load(ctx, daemon.LoadOptions{ConfigFile: file, PluginDirs: pluginDirs, Logger: connLog})
 	var de *daemon.DiagnosticsError
 	switch {
 	case err == nil:
-		config.FormatDiagnostics(e.stderr, l.Warnings)
+		if log == nil {
+			config.FormatDiagnostics(e.stderr, l.Warnings)
+			return l, nil
+		}
+		for _, w := range l.Warnings {
+			var b strings.Builder
+			config.FormatDiagnostics(&b, hcl.Diagnostics{w})
+			log.Warn("configuration", "warning", strings.TrimSpace(b.String()))
+		}
 		return l, nil
 	case errors.As(err, &de):
 		config.FormatDiagnostics(e.stderr, de.Diags)
@@ -52,7 +68,7 @@ func validateCmd(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	l, err := load(ctx, e, *file, dirs, quietLogger(e.stderr))
+	l, err := load(ctx, e, *file, dirs, nil)
 	if err != nil {
 		return err
 	}

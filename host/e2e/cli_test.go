@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"regexp"
@@ -105,6 +106,26 @@ func TestValidateShowsWarnings(t *testing.T) {
 	}
 	if want := `pipeline.hcl:4:3: warning: Limits have no effect: Connector "jsonl" reaches no vendor`; !strings.Contains(errOut, want) {
 		t.Errorf("stderr lacks %q:\n%s", want, errOut)
+	}
+
+	// weir run logs it, as JSON when its log is.
+	d := w.start("-log-format", "json")
+	if code := d.stop(30 * time.Second); code != 0 {
+		t.Fatalf("weir run: exit %d\n%s", code, d.log)
+	}
+	found := false
+	for _, line := range strings.Split(strings.TrimSpace(d.log.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Errorf("log line not JSON: %q", line)
+			continue
+		}
+		if rec["level"] == "WARN" && strings.HasPrefix(fmt.Sprint(rec["warning"]), "pipeline.hcl:4:3: warning: Limits have no effect") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no warning logged:\n%s", d.log)
 	}
 }
 
