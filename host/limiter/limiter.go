@@ -53,18 +53,27 @@ type Limits struct {
 	// for interactive ones (lookups). The reserve is at least one request
 	// when Rate is set. Default DefaultInteractiveShare.
 	InteractiveShare float64
-	// LeaseTTL bounds how long a concurrency slot is held by a host that
-	// died without releasing it. Default DefaultLeaseTTL.
+	// LeaseTTL is how long a concurrency slot outlives a holder that stops
+	// renewing it (a host that died): holders renew their slots every
+	// third of it. Default DefaultLeaseTTL.
 	LeaseTTL time.Duration
+	// MaxHold bounds how long a live holder keeps a slot it never released
+	// (a connector that died mid-request). Default DefaultMaxHold.
+	MaxHold time.Duration
 }
 
 // DefaultInteractiveShare reserves 2% of the rate for interactive requests,
 // leaving bulk traffic at least 97% of the limit.
 const DefaultInteractiveShare = 0.02
 
-// DefaultLeaseTTL is how long a concurrency slot outlives a dead holder. It
+// DefaultLeaseTTL is how long a concurrency slot outlives a dead holder: the
+// other hosts get a dead host's slots back within it, as they get its
+// leased records back within the engine's lease.
+const DefaultLeaseTTL = 10 * time.Second
+
+// DefaultMaxHold is the longest a slot is held without being released. It
 // is longer than the SDK's vendor HTTP timeout (60 s).
-const DefaultLeaseTTL = 90 * time.Second
+const DefaultMaxHold = 90 * time.Second
 
 // Priority is the class of a request.
 type Priority int
@@ -138,6 +147,14 @@ func (l Limits) TTL() time.Duration {
 		return l.LeaseTTL
 	}
 	return DefaultLeaseTTL
+}
+
+// Hold returns the longest a concurrency slot is held unreleased.
+func (l Limits) Hold() time.Duration {
+	if l.MaxHold > 0 {
+		return l.MaxHold
+	}
+	return DefaultMaxHold
 }
 
 // Usage is a snapshot of a connection's limiter.

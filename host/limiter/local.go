@@ -132,7 +132,9 @@ func (l *Local) tryLocked(cost int, p Priority) (lease string, wait time.Duratio
 		}
 		l.nextLease++
 		lease = strconv.FormatUint(l.nextLease, 10)
-		l.leases[lease] = now.Add(l.limits.TTL())
+		// One process holds every slot: a slot only outlives a holder
+		// that never released it.
+		l.leases[lease] = now.Add(l.limits.Hold())
 	}
 	for range cost {
 		l.log = append(l.log, now)

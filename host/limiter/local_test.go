@@ -171,7 +171,7 @@ func TestLocalDecisions(t *testing.T) {
 
 	t.Run("leaked concurrency slots expire", func(t *testing.T) {
 		c := &fakeClock{start}
-		l := newAt(Limits{Concurrency: 1, LeaseTTL: 10 * time.Second}, c)
+		l := newAt(Limits{Concurrency: 1, MaxHold: 10 * time.Second}, c)
 		if _, ok := try(l, Bulk); !ok {
 			t.Fatal("first refused")
 		}
@@ -180,7 +180,7 @@ func TestLocalDecisions(t *testing.T) {
 		}
 		c.add(10*time.Second + 1)
 		if _, ok := try(l, Bulk); !ok {
-			t.Fatal("slot of a dead holder never came back")
+			t.Fatal("a slot never released never came back")
 		}
 	})
 }

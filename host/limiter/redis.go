@@ -68,6 +68,11 @@ type Redis struct {
 	sub        *redis.PubSub
 	subTried   time.Time
 	subClosing bool
+	// held maps the concurrency slots this process holds to when each was
+	// granted; renewing is set while renew runs.
+	held     map[string]time.Time
+	renewing bool
+	closed   chan struct{}
 }
 
 // RedisOption configures NewRedis.
@@ -104,7 +109,8 @@ func WithCallTimeout(d time.Duration) RedisOption {
 // Close when done with it.
 func NewRedis(client redis.UniversalClient, connection string, limits Limits, opts ...RedisOption) *Redis {
 	r := &Redis{client: client, connection: connection, limits: limits, prefix: DefaultKeyPrefix,
-		maxSleep: DefaultMaxSleep, callTimeout: DefaultCallTimeout, changed: make(chan struct{}), tokenPrefix: newTokenPrefix()}
+		maxSleep: DefaultMaxSleep, callTimeout: DefaultCallTimeout, changed: make(chan struct{}), tokenPrefix: newTokenPrefix(),
+		held: map[string]time.Time{}, closed: make(chan struct{})}
 	for _, o := range opts {
 		o(r)
 	}
@@ -245,6 +251,33 @@ end
 return {1, 0, now, 0}
 `)
 
+// renewScript extends the expiry of leases that have not expired; an
+// expired lease may already count as free, so it stays expired.
+//
+//	KEYS: sem
+//	ARGV: lease ttl (µs), clock offset, then the leases
+//
+// It returns how many it renewed.
+var renewScript = redis.NewScript(`
+if redis.replicate_commands then redis.replicate_commands() end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2]) + tonumber(ARGV[2])
+local ttl = tonumber(ARGV[1])
+local n = 0
+for i = 3, #ARGV do
+  local exp = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[i]))
+  if exp and exp >= now then
+    redis.call('ZADD', KEYS[1], 'XX', now + ttl, ARGV[i])
+    n = n + 1
+  end
+end
+local ttlms = math.ceil(ttl / 1000) + 1
+if n > 0 and redis.call('PTTL', KEYS[1]) < ttlms then
+  redis.call('PEXPIRE', KEYS[1], ttlms)
+end
+return n
+`)
+
 // releaseScript removes a lease and wakes the waiters of every host.
 //
 //	KEYS: sem
@@ -383,8 +416,9 @@ func (r *Redis) acquire(ctx context.Context, cost int, p Priority) (string, time
 		}
 		if d.granted {
 			if r.limits.Concurrency <= 0 {
-				token = ""
+				return "", d.at, nil
 			}
+			r.hold(token)
 			return token, d.at, nil
 		}
 		if !waited {
@@ -465,13 +499,69 @@ func (r *Redis) subscribed() bool {
 	return r.sub != nil
 }
 
-// Close stops listening for other hosts' releases. It does not close the
-// client. The limiter still works afterwards, noticing releases elsewhere
-// only within the max sleep.
+// hold records a slot this process was granted, and starts renewing.
+func (r *Redis) hold(token string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.held[token] = time.Now()
+	if !r.renewing {
+		r.renewing = true
+		go r.renew()
+	}
+}
+
+// renew keeps this process's slots from expiring while it holds them: each
+// third of the lease TTL it extends every slot held for less than the max
+// hold. A host that dies stops renewing, so its slots come back to the
+// other hosts within the TTL. It returns once no slot is held, or on Close.
+// A renewal that fails (Redis unreachable) is not retried: the slot may
+// then expire while its request still runs, and be granted again.
+func (r *Redis) renew() {
+	tick := time.NewTicker(r.limits.TTL() / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+		case <-r.closed:
+			r.mu.Lock()
+			r.renewing = false
+			r.mu.Unlock()
+			return
+		}
+		r.mu.Lock()
+		args := []any{r.limits.TTL().Microseconds(), r.offset.Microseconds()}
+		for token, since := range r.held {
+			if time.Since(since) >= r.limits.Hold() {
+				delete(r.held, token) // never released: left to expire
+				continue
+			}
+			args = append(args, token)
+		}
+		if len(r.held) == 0 {
+			r.renewing = false
+			r.mu.Unlock()
+			return
+		}
+		r.mu.Unlock()
+		ctx, cancel := r.callContext(context.Background())
+		renewScript.Run(ctx, r.client, r.keys[1:2], args...)
+		cancel()
+	}
+}
+
+// Close stops listening for other hosts' releases and renewing this
+// process's slots (which then expire within the lease TTL unless
+// released). It does not close the client. The limiter still works
+// afterwards, noticing releases elsewhere only within the max sleep.
 func (r *Redis) Close() error {
 	r.mu.Lock()
 	ps := r.sub
 	r.sub, r.subClosing = nil, true
+	select {
+	case <-r.closed:
+	default:
+		close(r.closed)
+	}
 	r.mu.Unlock()
 	if ps != nil {
 		return ps.Close()
@@ -485,6 +575,9 @@ func (r *Redis) Release(ctx context.Context, lease string) error {
 	if lease == "" {
 		return nil
 	}
+	r.mu.Lock()
+	delete(r.held, lease)
+	r.mu.Unlock()
 	ctx, cancel := r.callContext(ctx)
 	defer cancel()
 	n, err := releaseScript.Run(ctx, r.client, r.keys[1:2], lease, r.channel).Int64()

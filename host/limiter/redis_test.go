@@ -260,6 +260,54 @@ func TestRedisLeases(t *testing.T) {
 		}
 	})
 
+	t.Run("a live holder keeps its slot past the TTL, and loses it once it stops renewing", func(t *testing.T) {
+		newClient := testRedis(t)
+		ttl := 300 * time.Millisecond
+		limits := Limits{Concurrency: 1, LeaseTTL: ttl}
+		c := newClient()
+		conn := testConnection(t, c)
+		holder := NewRedis(c, conn, limits)
+		other := newTestRedis(t, newClient(), conn, limits)
+		if _, err := holder.Acquire(context.Background(), 1, Bulk); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(4 * ttl)
+		if d, err := other.try(context.Background(), 1, Bulk, "other"); err != nil || d.granted {
+			t.Fatalf("another host got the slot while its holder renewed it: %+v, %v", d, err)
+		}
+		holder.Close() // stops renewing, as a host that died
+		stopped := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		if _, err := other.Acquire(ctx, 1, Bulk); err != nil {
+			t.Fatal(err)
+		}
+		if got := time.Since(stopped); got > ttl+time.Second {
+			t.Errorf("slot came back %v after its holder stopped renewing; want within the TTL %v", got, ttl)
+		}
+	})
+
+	t.Run("a slot never released comes back after the max hold", func(t *testing.T) {
+		newClient := testRedis(t)
+		limits := Limits{Concurrency: 1, LeaseTTL: 200 * time.Millisecond, MaxHold: 700 * time.Millisecond}
+		c := newClient()
+		conn := testConnection(t, c)
+		holder := newTestRedis(t, c, conn, limits)
+		other := newTestRedis(t, newClient(), conn, limits)
+		if _, err := holder.Acquire(context.Background(), 1, Bulk); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := other.Acquire(ctx, 1, Bulk); err != nil {
+			t.Fatal(err)
+		}
+		if got := time.Since(start); got < limits.MaxHold || got > limits.MaxHold+limits.LeaseTTL+time.Second {
+			t.Errorf("slot came back after %v; want after the max hold %v, within its TTL %v", got, limits.MaxHold, limits.LeaseTTL)
+		}
+	})
+
 	t.Run("a release on one host wakes a waiter on another", func(t *testing.T) {
 		newClient := testRedis(t)
 		limits := Limits{Concurrency: 1}
