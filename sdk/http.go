@@ -87,23 +87,41 @@ func (c *HTTPClient) DoPriority(ctx context.Context, req *http.Request, p Priori
 	return resp, err
 }
 
+// tokenRefetchAfter is how long a limiter wait may last before the token
+// fetched ahead of it is fetched again.
+var tokenRefetchAfter = 10 * time.Second
+
 func (c *HTTPClient) once(ctx context.Context, req *http.Request, p Priority, forceToken bool) (*Response, error) {
 	if c.Host == nil {
 		return nil, errors.New("sdk: HTTPClient.Host is nil: set it from Configure")
 	}
+	req = req.WithContext(ctx)
+	// The host's token is fetched before the grant, so that the request
+	// follows its grant at once and reaches the vendor at the pace the
+	// limiter granted it; after a long wait it is fetched again, in case
+	// the broker refreshed it meanwhile. Auth functions may sign with a
+	// timestamp, so they run after the grant.
+	early := c.Auth == nil
+	if early {
+		if err := c.bearer(ctx, req, forceToken); err != nil {
+			return nil, err
+		}
+	}
+	asked := time.Now()
 	release, err := c.Host.Acquire(ctx, 1, p)
 	if err != nil {
 		return nil, Retryable(fmt.Errorf("limiter: %w", err), 0)
 	}
 	defer release()
-
-	req = req.WithContext(ctx)
-	auth := c.Auth
-	if auth == nil {
-		auth = c.bearer
-	}
-	if err := auth(ctx, req, forceToken); err != nil {
-		return nil, err
+	switch {
+	case !early:
+		if err := c.Auth(ctx, req, forceToken); err != nil {
+			return nil, err
+		}
+	case time.Since(asked) > tokenRefetchAfter:
+		if err := c.bearer(ctx, req, false); err != nil {
+			return nil, err
+		}
 	}
 	hc := c.HTTP
 	if hc == nil {

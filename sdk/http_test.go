@@ -18,11 +18,16 @@ type fakeHost struct {
 	released int
 	refresh  int
 	reports  []LimitReport
+	// wait is how long Acquire waits; calls lists "token" and "acquire"
+	// in the order they came.
+	wait  time.Duration
+	calls []string
 }
 
 func (h *fakeHost) Token(_ context.Context, force bool) (Token, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.calls = append(h.calls, "token")
 	if force {
 		h.refresh++
 	}
@@ -30,8 +35,10 @@ func (h *fakeHost) Token(_ context.Context, force bool) (Token, error) {
 }
 
 func (h *fakeHost) Acquire(context.Context, int, Priority) (func(), error) {
+	time.Sleep(h.wait)
 	h.mu.Lock()
 	h.acquired++
+	h.calls = append(h.calls, "acquire")
 	h.mu.Unlock()
 	return func() { h.mu.Lock(); h.released++; h.mu.Unlock() }, nil
 }
@@ -202,5 +209,50 @@ func TestHTTPClientReportsTheLimitThatRefused(t *testing.T) {
 	back := Classify(fromStatus(toStatus(err)))
 	if back.Limit != LimitConcurrency || back.Status != StatusRateLimited {
 		t.Fatalf("after gRPC: %+v", back)
+	}
+}
+
+// TestHTTPClientTokenBeforeGrant checks that the host's token is fetched
+// before the limiter's grant, so that the request follows the grant at
+// once, and again after a long wait; an Auth function runs after the grant.
+func TestHTTPClientTokenBeforeGrant(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	defer func(d time.Duration) { tokenRefetchAfter = d }(tokenRefetchAfter)
+	tokenRefetchAfter = 50 * time.Millisecond
+	for _, tc := range []struct {
+		name   string
+		wait   time.Duration
+		custom bool
+		want   string
+	}{
+		{"granted at once", 0, false, "token acquire"},
+		{"granted after a long wait", 100 * time.Millisecond, false, "token acquire token"},
+		{"auth function", 0, true, "acquire"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &fakeHost{wait: tc.wait}
+			c := &HTTPClient{Host: h}
+			signed := ""
+			if tc.custom {
+				c.Auth = func(_ context.Context, req *http.Request, _ bool) error {
+					h.mu.Lock()
+					signed = strings.Join(h.calls, " ")
+					h.mu.Unlock()
+					req.Header.Set("Authorization", "Signed")
+					return nil
+				}
+			}
+			req, _ := http.NewRequest("GET", srv.URL, nil)
+			if _, err := c.Do(context.Background(), req); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(h.calls, " "); got != tc.want {
+				t.Errorf("calls %q; want %q", got, tc.want)
+			}
+			if tc.custom && signed != "acquire" {
+				t.Errorf("signed after %q; want after the grant", signed)
+			}
+		})
 	}
 }
