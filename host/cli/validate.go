@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -31,12 +30,8 @@ func load(ctx context.Context, e *env, file string, pluginDirs []string, log *sl
 	case err == nil:
 		if log == nil {
 			config.FormatDiagnostics(e.stderr, l.Warnings)
-			return l, nil
-		}
-		for _, w := range l.Warnings {
-			var b strings.Builder
-			config.FormatDiagnostics(&b, hcl.Diagnostics{w})
-			log.Warn("configuration", "warning", strings.TrimSpace(b.String()))
+		} else {
+			l.LogWarnings(log)
 		}
 		return l, nil
 	case errors.As(err, &de):

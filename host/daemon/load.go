@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/hashicorp/hcl/v2"
@@ -49,6 +50,16 @@ type Loaded struct {
 	// Warnings are the configuration's warning diagnostics (it has no
 	// errors), for the caller to show.
 	Warnings hcl.Diagnostics
+}
+
+// LogWarnings logs the configuration's warnings, one record each with its
+// file:line:col, for commands whose log may be JSON.
+func (l *Loaded) LogWarnings(log *slog.Logger) {
+	for _, w := range l.Warnings {
+		var b strings.Builder
+		config.FormatDiagnostics(&b, hcl.Diagnostics{w})
+		log.Warn("configuration", "warning", strings.TrimSpace(b.String()))
+	}
 }
 
 // DiagnosticsError carries configuration diagnostics; the CLI prints them

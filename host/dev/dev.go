@@ -150,6 +150,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
+	l.LogWarnings(o.Logger)
 	cfg := l.Config
 	cfg.Store.Dir = filepath.Join(o.DataDir, "store")
 	if o.Redis != "" {
