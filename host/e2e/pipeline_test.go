@@ -184,8 +184,7 @@ pipeline "orders" {
     auth   = "token"
     secret = env("HOOK_TOKEN")
   }
-  key  = record.id
-  when = record.total > 1e9
+  key = record.id
   destination "out" {
     object = "orders"
   }
@@ -245,6 +244,39 @@ pipeline "orders" {
 	}
 	if stats.Accepted != int64(len(acked)) {
 		t.Errorf("store accepted %d records; %d were answered 2xx (refused requests must add none)", stats.Accepted, len(acked))
+	}
+	// Every acknowledged order is kept as it was sent, byte for byte
+	// (payloads come back from the connector as spans of the body): either
+	// delivered before the kill, or still in the store.
+	kept := map[string]string{}
+	for _, l := range readLines(t, w.path("out/orders.jsonl")) {
+		var key string
+		if err := json.Unmarshal(l["key"], &key); err != nil {
+			t.Fatal(err)
+		}
+		kept[key] = string(l["record"])
+	}
+	delivered := len(kept)
+	for {
+		leases, err := st.Lease(context.Background(), "orders", "check", 500, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(leases) == 0 {
+			break
+		}
+		for _, l := range leases {
+			kept[l.Record.Key] = string(l.Record.Payload)
+		}
+	}
+	for key, got := range kept {
+		want := `{"id":"` + key + `","total":12.5,"pad":"` + payload + `"}`
+		if !acked[key] || got != want {
+			t.Fatalf("kept %s (acknowledged: %v): %d bytes %.60q…; want %d bytes %.60q…", key, acked[key], len(got), got, len(want), want)
+		}
+	}
+	if len(kept) != len(acked) {
+		t.Errorf("%d orders kept (%d delivered); %d acknowledged", len(kept), delivered, len(acked))
 	}
 }
 
