@@ -12,8 +12,8 @@ import (
 // A webhook record's payload is often a run of its request's body, byte
 // for byte (one order a request, or one element of an array). The host
 // already holds the body, so a batch answer sends such a payload as a span
-// of the body instead of a copy: the answer is half the bytes, and neither
-// side copies, encrypts or parses the payload a second time.
+// of the body instead of a copy: the answer is half the bytes, and the
+// payload is not encrypted, sent and parsed back a second time.
 
 // spanPayloads moves the payloads of res's records that are runs of body
 // into spans. orig is body as the host sent it: a payload that aliases

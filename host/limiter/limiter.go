@@ -53,9 +53,9 @@ type Limits struct {
 	// for interactive ones (lookups). The reserve is at least one request
 	// when Rate is set. Default DefaultInteractiveShare.
 	InteractiveShare float64
-	// LeaseTTL is how long a concurrency slot outlives a holder that stops
-	// renewing it (a host that died): holders renew their slots every
-	// third of it. Default DefaultLeaseTTL.
+	// LeaseTTL is how long a concurrency slot of the shared (Redis)
+	// limiter outlives a holder that stops renewing it (a host that died):
+	// holders renew their slots every third of it. Default DefaultLeaseTTL.
 	LeaseTTL time.Duration
 	// MaxHold bounds how long a live holder keeps a slot it never released
 	// (a connector that died mid-request). Default DefaultMaxHold.
