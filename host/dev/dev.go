@@ -81,8 +81,10 @@ type Summary struct {
 	Window       time.Duration `json:"window"`
 	AcceptTime   time.Duration `json:"accept_time"`
 	// Utilisation is the mean share of the limit used over the full
-	// windows in which orders waited for the ERP.
+	// windows in which orders waited for the ERP; UseWindows counts those
+	// windows (none when orders never waited a whole window).
 	Utilisation    float64       `json:"utilisation"`
+	UseWindows     int           `json:"use_windows"`
 	DrainTime      time.Duration `json:"drain_time"`
 	ERPRequests    int           `json:"erp_requests"`
 	DeadLetterWhys []string      `json:"dead_letter_reasons,omitempty"`
@@ -585,6 +587,7 @@ func verify(ctx context.Context, d *daemon.Daemon, sf *sfsandbox.Server, ns *nss
 	if windows > 0 {
 		sum.Utilisation = float64(total) / float64(windows*erpRate)
 	}
+	sum.UseWindows = windows
 	st, err := d.Status(ctx)
 	if err != nil {
 		return sum, err
@@ -629,8 +632,12 @@ func printSummary(w io.Writer, s Summary) {
 		fmt.Fprintf(w, "         %s\n", why)
 	}
 	fmt.Fprintf(w, "  %s at most %d ERP requests in any %s (limit %d; %d requests in all)\n", mark(s.MostInWindow <= s.Limit), s.MostInWindow, s.Window, s.Limit, s.ERPRequests)
-	fmt.Fprintf(w, "  burst of %d accepted in %s, drained in %s; ERP used at %.0f%% of its limit on average while orders waited\n",
-		s.Orders, s.AcceptTime.Round(100*time.Millisecond), s.DrainTime.Round(time.Second), 100*s.Utilisation)
+	use := fmt.Sprintf("ERP used at %.0f%% of its limit on average while orders waited", 100*s.Utilisation)
+	if s.UseWindows == 0 {
+		use = fmt.Sprintf("orders never waited a whole %s for the ERP, so its use is not measured", s.Window)
+	}
+	fmt.Fprintf(w, "  burst of %d accepted in %s, drained in %s; %s\n",
+		s.Orders, s.AcceptTime.Round(100*time.Millisecond), s.DrainTime.Round(time.Second), use)
 	for i, m := range s.Missing {
 		if i == 5 {
 			fmt.Fprintf(w, "  … %d more missing\n", len(s.Missing)-5)
