@@ -461,6 +461,7 @@ func (r *runner) work(ctx, work context.Context, n int) {
 	owner := fmt.Sprintf("%s/%s/%d", r.e.opts.Owner, r.p.Name, n)
 	idle := idlePollMin
 	for ctx.Err() == nil {
+		r.yieldToIntake(ctx)
 		// Leased under work, not ctx: a lease taken as the run ends is still
 		// delivered (or returned) in the drain, never left to expire.
 		leases, err := r.e.opts.Queue.Lease(work, r.p.Name, owner, r.p.BatchSize, r.e.opts.LeaseTTL)
@@ -488,6 +489,19 @@ func (r *runner) work(ctx, work context.Context, n int) {
 		if len(leases) < r.p.BatchSize {
 			sleepCtx(ctx, batchLinger)
 		}
+	}
+}
+
+// yieldToIntake waits while the pipeline's webhook intake is saturated, for
+// at most maxIntakeYield (see intakeSaturated).
+func (r *runner) yieldToIntake(ctx context.Context) {
+	deadline := time.Now().Add(maxIntakeYield)
+	for ctx.Err() == nil {
+		now := time.Now()
+		if !now.Before(deadline) || !r.hooks.saturated(now) {
+			return
+		}
+		sleepCtx(ctx, intakeYieldPoll)
 	}
 }
 

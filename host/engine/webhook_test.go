@@ -272,3 +272,126 @@ func TestForgetDelivered(t *testing.T) {
 		t.Errorf("weir_keys_forgotten_total = %v; want 1", got)
 	}
 }
+
+// TestIntakeLoad drives the intake's load with a synthetic clock: it is the
+// share of recent time spent decoding and storing, weighted towards the
+// last few time constants.
+func TestIntakeLoad(t *testing.T) {
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		name string
+		// busy, idle: one cycle; cycles of them, then tail idle.
+		busy, idle time.Duration
+		cycles     int
+		tail       time.Duration
+		lo, hi     float64
+	}{
+		{"never busy", 0, 100 * ms, 1, 0, 0, 0},
+		{"busy for five time constants", 5 * intakeLoadTau, 0, 1, 0, 0.99, 1},
+		{"then idle for one", 5 * intakeLoadTau, 0, 1, intakeLoadTau, 0.36, 0.38},
+		{"busy half the time", 2 * ms, 2 * ms, 100, 0, 0.45, 0.55},
+		{"busy a quarter of the time", ms, 3 * ms, 100, 0, 0.2, 0.3},
+		{"a quiet pipeline: 1 ms in 50", ms, 49 * ms, 20, 0, 0, 0.1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var l intakeLoad
+			now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+			l.set(now, false)
+			for range tc.cycles {
+				if tc.busy > 0 {
+					l.set(now, true)
+					now = now.Add(tc.busy)
+				}
+				l.set(now, false)
+				now = now.Add(tc.idle)
+			}
+			now = now.Add(tc.tail)
+			if got := l.at(now); got < tc.lo || got > tc.hi {
+				t.Errorf("load = %.3f; want within [%.2f, %.2f]", got, tc.lo, tc.hi)
+			}
+		})
+	}
+}
+
+// TestYieldToIntake checks that a worker waits while the pipeline's webhook
+// intake is saturated, goes on as soon as it is not, and never waits longer
+// than maxIntakeYield, so that deliveries go on under a sustained storm.
+func TestYieldToIntake(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// busyFor is how long the intake stays busy (0: never; -1: past
+		// the yield's bound); cancel ends the worker's context at 50 ms.
+		busyFor  time.Duration
+		cancel   bool
+		min, max time.Duration
+	}{
+		{"idle intake", 0, false, 0, maxIntakeYield / 2},
+		{"a burst that ends", 150 * time.Millisecond, false, 150 * time.Millisecond, maxIntakeYield - 50*time.Millisecond},
+		{"a storm that does not", -1, false, maxIntakeYield, 5 * maxIntakeYield},
+		{"the run ends", -1, true, 50 * time.Millisecond, maxIntakeYield - 50*time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &runner{}
+			if tc.busyFor != 0 {
+				// Saturate the load first, as a burst does.
+				r.hooks.setBusy(true)
+				time.Sleep(5 * intakeLoadTau)
+			}
+			if tc.busyFor > 0 {
+				time.AfterFunc(tc.busyFor, func() { r.hooks.setBusy(false) })
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tc.cancel {
+				time.AfterFunc(50*time.Millisecond, cancel)
+			}
+			start := time.Now()
+			r.yieldToIntake(ctx)
+			if took := time.Since(start); took < tc.min || took > tc.max {
+				t.Errorf("yieldToIntake took %v; want between %v and %v", took, tc.min, tc.max)
+			}
+		})
+	}
+}
+
+// TestDeliveriesWaitForABurst checks the workers' side: records waiting in
+// the queue are not delivered while the pipeline's intake is saturated,
+// and are once it is not.
+func TestDeliveriesWaitForABurst(t *testing.T) {
+	s := openStore(t)
+	p := Pipeline{Name: "hooks", Key: parseExpr(t, `record.id`), Source: Source{Connection: "src"},
+		Destination: Destination{Connection: "dst", Object: "o"}}
+	e, err := New(Options{Pipelines: []Pipeline{p}, Queue: s, Connectors: oneConn{batchHookSource{&hookSource{dest: *newDest()}}}, Owner: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	intake := &e.pipelines["hooks"].hooks
+	// A burst is being accepted: the intake has been busy for a while.
+	intake.setBusy(true)
+	time.Sleep(5 * intakeLoadTau)
+	ctx := context.Background()
+	if _, err := s.Enqueue(ctx, "hooks", records(10, 1, func(i int) string { return fmt.Sprintf(`{"id":"k%d"}`, i) }), nil); err != nil {
+		t.Fatal(err)
+	}
+	written := func() int {
+		st, err := s.Stats(ctx, "hooks")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return int(st.Delivered)
+	}
+	busyUntil := time.Now().Add(maxIntakeYield / 2)
+	time.AfterFunc(time.Until(busyUntil), func() { intake.setBusy(false) })
+	early := 0
+	runEngine(t, e, func() bool {
+		n := written()
+		if n > 0 && time.Now().Before(busyUntil) {
+			early = n
+			return true
+		}
+		return n == 10
+	})
+	if early > 0 {
+		t.Errorf("%d records delivered while the intake was saturated", early)
+	}
+}
