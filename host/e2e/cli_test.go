@@ -284,6 +284,7 @@ func TestMetricsAndOneHostPerDataDirectory(t *testing.T) {
 		`weir_connector_restarts_total{connection="in"}`:     0,
 		`weir_limiter_waits_total{connection="out"}`:         0,
 		`weir_records_dead_lettered_total{pipeline="copy"}`:  0,
+		`weir_delivery_yield_seconds_total{pipeline="copy"}`: 0,
 	} {
 		got, ok := d.metricOK(series)
 		if !ok {

@@ -495,13 +495,16 @@ func (r *runner) work(ctx, work context.Context, n int) {
 // yieldToIntake waits while the pipeline's webhook intake is saturated, for
 // at most maxIntakeYield (see intakeSaturated).
 func (r *runner) yieldToIntake(ctx context.Context) {
-	deadline := time.Now().Add(maxIntakeYield)
-	for ctx.Err() == nil {
-		now := time.Now()
+	start := time.Now()
+	deadline := start.Add(maxIntakeYield)
+	for now := start; ctx.Err() == nil; now = time.Now() {
 		if !now.Before(deadline) || !r.hooks.saturated(now) {
-			return
+			break
 		}
 		sleepCtx(ctx, intakeYieldPoll)
+	}
+	if waited := time.Since(start); waited >= intakeYieldPoll && r.e.opts.Metrics != nil {
+		r.e.opts.Metrics.Yielded.WithLabelValues(r.p.Name).Add(waited.Seconds())
 	}
 }
 

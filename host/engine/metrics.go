@@ -15,6 +15,8 @@ type Metrics struct {
 	WriteLatency *prometheus.HistogramVec
 	ReadErrors   *prometheus.CounterVec
 	Forgotten    *prometheus.CounterVec
+	// Yielded is the time workers waited for a saturated webhook intake.
+	Yielded *prometheus.CounterVec
 }
 
 // NewMetrics registers the engine's metrics on reg.
@@ -33,6 +35,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Rejected:     counter("webhook_rejected_total", "Webhook requests refused as malformed."),
 		ReadErrors:   counter("source_read_errors_total", "Failed source reads."),
 		Forgotten:    counter("keys_forgotten_total", "Keys whose delivered version was forgotten (forget_delivered_after)."),
+		Yielded:      counter("delivery_yield_seconds_total", "Seconds workers waited before leasing while the pipeline's webhook intake was saturated."),
 		WriteLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "weir", Name: "write_duration_seconds", Help: "Destination batch write latency.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
@@ -45,7 +48,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // init creates a pipeline's series at zero, so they are exported before the
 // first event.
 func (m *Metrics) init(pipeline string) {
-	for _, c := range []*prometheus.CounterVec{m.In, m.Delivered, m.Retried, m.DeadLettered, m.Skipped, m.Rejected, m.ReadErrors, m.Forgotten} {
+	for _, c := range []*prometheus.CounterVec{m.In, m.Delivered, m.Retried, m.DeadLettered, m.Skipped, m.Rejected, m.ReadErrors, m.Forgotten, m.Yielded} {
 		c.WithLabelValues(pipeline)
 	}
 	m.WriteLatency.WithLabelValues(pipeline)

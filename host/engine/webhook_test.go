@@ -331,7 +331,7 @@ func TestYieldToIntake(t *testing.T) {
 		{"the run ends", -1, true, 50 * time.Millisecond, maxIntakeYield - 50*time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := &runner{}
+			r := &runner{e: &Engine{}}
 			if tc.busyFor != 0 {
 				// Saturate the load first, as a burst does.
 				r.hooks.setBusy(true)
@@ -361,7 +361,8 @@ func TestDeliveriesWaitForABurst(t *testing.T) {
 	s := openStore(t)
 	p := Pipeline{Name: "hooks", Key: parseExpr(t, `record.id`), Source: Source{Connection: "src"},
 		Destination: Destination{Connection: "dst", Object: "o"}}
-	e, err := New(Options{Pipelines: []Pipeline{p}, Queue: s, Connectors: oneConn{batchHookSource{&hookSource{dest: *newDest()}}}, Owner: "t"})
+	m := NewMetrics(prometheus.NewRegistry())
+	e, err := New(Options{Pipelines: []Pipeline{p}, Queue: s, Connectors: oneConn{batchHookSource{&hookSource{dest: *newDest()}}}, Owner: "t", Metrics: m})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,5 +394,8 @@ func TestDeliveriesWaitForABurst(t *testing.T) {
 	})
 	if early > 0 {
 		t.Errorf("%d records delivered while the intake was saturated", early)
+	}
+	if got := testutil.ToFloat64(m.Yielded.WithLabelValues("hooks")); got < 0.1 {
+		t.Errorf("weir_delivery_yield_seconds_total = %v; the workers waited about 0.25 s each", got)
 	}
 }
