@@ -361,3 +361,51 @@ func TestCollectionsUpsert(t *testing.T) {
 		t.Errorf("decimal not kept exactly: %s", recs[0])
 	}
 }
+
+// TestOrderTotalRollsUp checks an order's TotalAmount through the changes of
+// its products: added, rolled back with an allOrNone call, and deleted with
+// the order.
+func TestOrderTotalRollsUp(t *testing.T) {
+	e := newEnv(t, Options{})
+	if err := e.s.SeedDemo(); err != nil {
+		t.Fatal(err)
+	}
+	var accts, books, entries queryResult
+	e.do("GET", q("SELECT Id FROM Account WHERE AccountNumber = 'ACME-001'"), "", &accts, 200)
+	e.do("GET", q("SELECT Id FROM Pricebook2 WHERE IsStandard = true"), "", &books, 200)
+	e.do("GET", q("SELECT Id FROM PricebookEntry WHERE Product2.ProductCode = 'GAD-200'"), "", &entries, 200)
+	acct, book, entry := accts.Records[0]["Id"].(string), books.Records[0]["Id"].(string), entries.Records[0]["Id"].(string)
+	var created struct{ ID string }
+	e.do("POST", v+"/sobjects/Order", `{"AccountId":"`+acct+`","EffectiveDate":"2024-05-01","Status":"Draft","Pricebook2Id":"`+book+`"}`, &created, 201)
+	order := created.ID
+	item := func(qty string) string {
+		return `{"attributes":{"type":"OrderItem"},"OrderId":"` + order + `","PricebookEntryId":"` + entry + `","UnitPrice":100` + qty + `}`
+	}
+	total := func() any {
+		var o map[string]any
+		e.do("GET", v+"/sobjects/Order/"+order, "", &o, 200)
+		return o["TotalAmount"]
+	}
+
+	steps := []struct {
+		name, method, path, body string
+		want                     json.Number
+	}{
+		{"one product", "POST", v + "/composite/sobjects", `{"allOrNone":true,"records":[` + item(`,"Quantity":2`) + `]}`, "200.00"},
+		{"a call rolled back", "POST", v + "/composite/sobjects", `{"allOrNone":true,"records":[` + item(`,"Quantity":5`) + `,` + item(``) + `]}`, "200.00"},
+		{"another product", "POST", v + "/composite/sobjects", `{"allOrNone":false,"records":[` + item(`,"Quantity":1`) + `]}`, "300.00"},
+	}
+	for _, s := range steps {
+		e.do(s.method, s.path, s.body, nil, 200)
+		if got := total(); got != s.want {
+			t.Errorf("%s: TotalAmount %v; want %v", s.name, got, s.want)
+		}
+	}
+
+	e.do("DELETE", v+"/sobjects/Order/"+order, "", nil, 204)
+	var items queryResult
+	e.do("GET", q("SELECT Id FROM OrderItem WHERE OrderId = '"+order+"'"), "", &items, 200)
+	if len(items.Records) != 0 {
+		t.Errorf("%d products left of a deleted order", len(items.Records))
+	}
+}

@@ -154,6 +154,10 @@ type db struct {
 	now      func() time.Time
 	journal  *journal
 	changed  []*record // records changed by the current operation
+	// details holds the detail records (order products, opportunity
+	// products) by their master's id, in creation order; the master field
+	// is create-only, so a detail never moves.
+	details map[string][]*record
 }
 
 // journal remembers what an allOrNone operation changed, to roll it back.
@@ -199,13 +203,40 @@ func (d *db) rollback() {
 		delete(d.recs, id)
 		name := r.obj.Name
 		d.lists[name] = slices.DeleteFunc(d.lists[name], func(x *record) bool { return x == r })
+		if m := d.masterID(r); m != "" {
+			d.details[m] = slices.DeleteFunc(d.details[m], func(x *record) bool { return x == r })
+		}
 	}
 	d.changed = nil
 }
 
 func newDB(s *schema, country *countryPicklist, now func() time.Time) *db {
-	return &db{schema: s, recs: map[string]*record{}, lists: map[string][]*record{}, counters: map[string]int64{},
-		autonum: map[string]int64{}, country: country, now: now}
+	return &db{schema: s, recs: map[string]*record{}, lists: map[string][]*record{}, details: map[string][]*record{},
+		counters: map[string]int64{}, autonum: map[string]int64{}, country: country, now: now}
+}
+
+// masterID returns the 18-character id of a detail record's master, "" for
+// other records.
+func (d *db) masterID(r *record) string {
+	p := parentOf(r.obj.Name)
+	if p == "" {
+		return ""
+	}
+	if m := d.get(r.str(p + "Id")); m != nil {
+		return m.id()
+	}
+	return ""
+}
+
+// liveDetails returns the master's detail records that are not deleted.
+func (d *db) liveDetails(master *record) []*record {
+	var out []*record
+	for _, c := range d.details[master.id()] {
+		if !c.deleted() {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func (d *db) stampNow() time.Time { return d.now().UTC().Truncate(time.Millisecond) }
@@ -411,6 +442,9 @@ func (d *db) insert(obj *Object, in input, ctx dmlContext) (*record, []apiError)
 	d.assignAuto(r)
 	d.recs[id] = r
 	d.lists[obj.Name] = append(d.lists[obj.Name], r)
+	if m := d.masterID(r); m != "" {
+		d.details[m] = append(d.details[m], r)
+	}
 	if d.journal != nil {
 		d.journal.old[id] = nil
 		d.journal.order = append(d.journal.order, id)
@@ -469,24 +503,20 @@ func (d *db) remove(r *record, ctx dmlContext) []apiError {
 	r.f["IsDeleted"] = true
 	r.f["SystemModstamp"], r.f["LastModifiedDate"], r.f["LastModifiedById"] = now, now, ctx.user
 	d.changed = append(d.changed, r)
-	switch r.obj.Name {
-	case "Order":
-		d.cascade(r, "OrderItem", "OrderId", ctx)
-	case "Opportunity":
-		d.cascade(r, "OpportunityLineItem", "OpportunityId", ctx)
+	if r.obj.Name == "Order" || r.obj.Name == "Opportunity" {
+		d.cascade(r, ctx)
 	}
 	d.afterChange(r, ctx)
 	return nil
 }
 
-func (d *db) cascade(parent *record, child, field string, ctx dmlContext) {
-	for _, c := range d.lists[child] {
-		if !c.deleted() && c.str(field) == parent.id() {
-			d.save(c)
-			c.f = maps.Clone(c.f)
-			c.f["IsDeleted"] = true
-			c.f["SystemModstamp"], c.f["LastModifiedDate"], c.f["LastModifiedById"] = parent.f["SystemModstamp"], parent.f["SystemModstamp"], ctx.user
-		}
+// cascade deletes a deleted master's detail records with it.
+func (d *db) cascade(parent *record, ctx dmlContext) {
+	for _, c := range d.liveDetails(parent) {
+		d.save(c)
+		c.f = maps.Clone(c.f)
+		c.f["IsDeleted"] = true
+		c.f["SystemModstamp"], c.f["LastModifiedDate"], c.f["LastModifiedById"] = parent.f["SystemModstamp"], parent.f["SystemModstamp"], ctx.user
 	}
 }
 
@@ -663,12 +693,12 @@ func (d *db) rules(r, old *record, vals map[string]any, ctx dmlContext) []apiErr
 			}
 		}
 		if old != nil && vals["Pricebook2Id"] != old.f["Pricebook2Id"] {
-			if _, set := vals["Pricebook2Id"]; set && d.countChildren(r, "OrderItem", "OrderId") > 0 {
+			if _, set := vals["Pricebook2Id"]; set && len(d.liveDetails(r)) > 0 {
 				return []apiError{dmlErr("FIELD_INTEGRITY_EXCEPTION", "You can't change the price book of an order that has order products.", "Pricebook2Id")}
 			}
 		}
 		if activating && statusSet && !ctx.seed {
-			if old == nil || d.countChildren(r, "OrderItem", "OrderId") == 0 {
+			if old == nil || len(d.liveDetails(r)) == 0 {
 				return []apiError{dmlErr("FIELD_INTEGRITY_EXCEPTION", "You can't activate an order that has no order products.", "Status")}
 			}
 		}
@@ -766,16 +796,6 @@ func (d *db) rules(r, old *record, vals map[string]any, ctx dmlContext) []apiErr
 	return nil
 }
 
-func (d *db) countChildren(parent *record, child, field string) int {
-	n := 0
-	for _, c := range d.lists[child] {
-		if !c.deleted() && c.str(field) == parent.id() {
-			n++
-		}
-	}
-	return n
-}
-
 // assignAuto fills auto-number fields on insert.
 func (d *db) assignAuto(r *record) {
 	if r.obj.Name == "Order" && r.f["OrderNumber"] == nil {
@@ -795,13 +815,11 @@ func (d *db) afterChange(r *record, ctx dmlContext) {
 		return
 	}
 	total := new(big.Rat)
-	n := 0
-	for _, c := range d.lists[r.obj.Name] {
-		if !c.deleted() && c.str(parentName+"Id") == parent.id() {
-			total.Add(total, money(c.f["TotalPrice"]))
-			n++
-		}
+	kids := d.liveDetails(parent)
+	for _, c := range kids {
+		total.Add(total, money(c.f["TotalPrice"]))
 	}
+	n := len(kids)
 	d.save(parent)
 	parent.f = maps.Clone(parent.f)
 	if parentName == "Order" {
