@@ -46,6 +46,8 @@ const (
 	DefaultWebhookHeader    = "X-Weir-Signature"
 	DefaultPoll             = 30 * time.Second
 	DefaultBatchSize        = 500
+	DefaultWriteBatchSize   = 100
+	MaxWriteBatchSize       = 10000
 	DefaultWorkers          = 4
 	DefaultInteractiveShare = 0.02 // bulk keeps ≥ 97% of the rate
 	DefaultRetryAttempts    = 12
@@ -322,9 +324,12 @@ type MapField struct {
 
 // Destination is a pipeline's destination block.
 type Destination struct {
-	Connection     string
-	Object         string
-	Operation      string // DefaultOperation by default
+	Connection string
+	Object     string
+	Operation  string // DefaultOperation by default
+	// BatchSize is how many records a worker leases and writes in one
+	// connector call (DefaultWriteBatchSize by default).
+	BatchSize      int
 	DeclRange      hcl.Range
 	NameRange      hcl.Range
 	ObjectRange    hcl.Range

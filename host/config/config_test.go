@@ -190,8 +190,9 @@ pipeline "orders_to_erp" {
   }
 
   destination "erp" {
-    object    = "salesOrder"
-    operation = "upsert"
+    object     = "salesOrder"
+    operation  = "upsert"
+    batch_size = 25
   }
   retry {
     attempts  = 5
@@ -297,7 +298,7 @@ func TestFullConfig(t *testing.T) {
 	if got := strings.Join(names, ","); got != "externalId,entity,available,count" {
 		t.Errorf("map order = %s", got)
 	}
-	if p.Destination.Object != "salesOrder" || p.Destination.Operation != "upsert" {
+	if p.Destination.Object != "salesOrder" || p.Destination.Operation != "upsert" || p.Destination.BatchSize != 25 {
 		t.Errorf("destination = %+v", p.Destination)
 	}
 	if r := p.Retry; r.Attempts != 5 || r.Backoff != BackoffConstant || r.BaseDelay != time.Second || r.MaxDelay != 10*time.Minute {
@@ -308,6 +309,9 @@ func TestFullConfig(t *testing.T) {
 	}
 	if h := cfg.Pipeline("hooks"); h.ForgetDeliveredAfter != 0 {
 		t.Errorf("forget_delivered_after defaults to %v; want 0 (never)", h.ForgetDeliveredAfter)
+	}
+	if h := cfg.Pipeline("hooks"); h.Destination.BatchSize != DefaultWriteBatchSize {
+		t.Errorf("destination batch_size defaults to %d; want %d", h.Destination.BatchSize, DefaultWriteBatchSize)
 	}
 
 	hooks := cfg.Pipeline("hooks")
@@ -734,6 +738,30 @@ pipeline "p" {
 				`main.hcl:6:5: warning: Unused secret: secret is ignored with auth = "none".`,
 				`main.hcl:9:10: Invalid lookup name: "bad.name" is not a valid lookup name`,
 				`main.hcl:9:36: Connection cannot answer lookups`,
+			},
+		},
+		{
+			name: "write batch size",
+			src: `connection "jsonl" "files" { dir = "x" }
+pipeline "p" {
+  source "files" {}
+  key = record.id
+  destination "files" {
+    object     = "records"
+    batch_size = 0
+  }
+}
+pipeline "q" {
+  source "files" {}
+  key = record.id
+  destination "files" {
+    object     = "records"
+    batch_size = 20000
+  }
+}`,
+			want: []string{
+				`main.hcl:7:18: Invalid value: batch_size must be greater than 0, got 0.`,
+				`main.hcl:15:18: Invalid value: batch_size must be at most 10000, got 20000: a batch is one lease and one connector call.`,
 			},
 		},
 		{

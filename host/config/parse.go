@@ -698,12 +698,12 @@ func (d *decoder) decodeLookupRoute(b *hcl.Block, s *scope) {
 }
 
 var destinationSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "object", Required: true}, {Name: "operation"}},
+	Attributes: []hcl.AttributeSchema{{Name: "object", Required: true}, {Name: "operation"}, {Name: "batch_size"}},
 }
 
 func (d *decoder) decodeDestination(b *hcl.Block, s *scope, p *Pipeline) {
 	dst := &p.Destination
-	dst.Connection = b.Labels[0]
+	dst.Connection, dst.BatchSize = b.Labels[0], DefaultWriteBatchSize
 	dst.DeclRange, dst.NameRange = b.DefRange, nameRange(b, 0)
 	d.connectionRef(dst.Connection, dst.NameRange, b.DefRange)
 	c := d.content(b.Body, destinationSchema)
@@ -716,6 +716,10 @@ func (d *decoder) decodeDestination(b *hcl.Block, s *scope, p *Pipeline) {
 	if attr := a["operation"]; attr != nil {
 		dst.OperationRange = attr.Expr.Range()
 		d.str(a, "operation", s, required, &dst.Operation)
+	}
+	if d.integerInt(a, "batch_size", s, required, 1, &dst.BatchSize) && dst.BatchSize > MaxWriteBatchSize {
+		d.attrError(a["batch_size"], "Invalid value", "batch_size must be at most %d, got %d: a batch is one lease and one connector call.",
+			MaxWriteBatchSize, dst.BatchSize)
 	}
 }
 

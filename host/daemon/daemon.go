@@ -364,6 +364,7 @@ func compile(cfg *config.Config, p *config.Pipeline, sups map[string]*plugins.Su
 		Destination: engine.Destination{Connection: p.Destination.Connection, Object: p.Destination.Object, Operation: p.Destination.Operation},
 		Retry:       engine.Retry{Attempts: p.Retry.Attempts, BaseDelay: p.Retry.BaseDelay, MaxDelay: p.Retry.MaxDelay},
 		Workers:     p.Workers,
+		BatchSize:   p.Destination.BatchSize,
 		Functions:   cfg.Functions(p.Dir),
 
 		ForgetDeliveredAfter: p.ForgetDeliveredAfter,

@@ -3,6 +3,9 @@ package daemon
 import (
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/weirhq/weir/host/config"
 )
 
 func TestConnectorProcs(t *testing.T) {
@@ -47,5 +50,24 @@ func TestConnectorEnv(t *testing.T) {
 	t.Setenv(EnvConnectorProcs, "many")
 	if _, err := connectorEnv(); err == nil {
 		t.Errorf("%s=many: no error", EnvConnectorProcs)
+	}
+}
+
+// TestCompileCarriesPipelineSettings checks that the settings of a
+// configured pipeline reach the engine's form of it.
+func TestCompileCarriesPipelineSettings(t *testing.T) {
+	p := &config.Pipeline{
+		Name:        "orders",
+		Source:      config.Source{Connection: "crm", Poll: time.Minute, BatchSize: 200},
+		Destination: config.Destination{Connection: "erp", Object: "salesOrder", Operation: "upsert", BatchSize: 25},
+		Retry:       config.Retry{Attempts: 5, Backoff: config.BackoffConstant, BaseDelay: 2 * time.Second, MaxDelay: time.Minute},
+		Workers:     8,
+	}
+	ep := compile(&config.Config{}, p, nil)
+	if ep.BatchSize != 25 || ep.Workers != 8 || ep.Source.BatchSize != 200 || ep.Source.Poll != time.Minute {
+		t.Errorf("batch %d, workers %d, source batch %d, poll %v; want 25, 8, 200, 1m", ep.BatchSize, ep.Workers, ep.Source.BatchSize, ep.Source.Poll)
+	}
+	if ep.Retry.Attempts != 5 || ep.Retry.MaxDelay != 2*time.Second {
+		t.Errorf("retry %+v; want 5 attempts, constant 2s", ep.Retry)
 	}
 }
