@@ -108,9 +108,12 @@ pipeline "orders_to_erp" {
     ]) > 0 ? "BACKORDER" : null
   }
 
+  # NetSuite takes one order a request: small batches show progress at
+  # once and, after a crash, leave little to deliver again.
   destination "erp" {
-    object    = "salesOrder"
-    operation = "upsert"
+    object     = "salesOrder"
+    operation  = "upsert"
+    batch_size = 20
   }
 
   retry {
