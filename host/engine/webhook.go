@@ -100,11 +100,12 @@ type intakeLoad struct {
 
 // advance brings the mean up to now.
 func (l *intakeLoad) advance(now time.Time) {
+	if l.last.IsZero() {
+		l.last = now
+		return
+	}
 	dt := now.Sub(l.last)
-	if l.last.IsZero() || dt <= 0 {
-		if l.last.IsZero() {
-			l.last = now
-		}
+	if dt <= 0 {
 		return
 	}
 	x := 0.0
