@@ -161,20 +161,27 @@ local function zrem(k, member)
   z[#z + 1] = member
 end
 
--- Counters, read from the cache (want_meta before the fetch).
-local MF = {'#seq', '#tok', '#ready', '#pending', '#delayed', '#inflight', '#dead', '#accepted', '#delivered', '#coalesced', '#stale'}
+-- Counters. The sequences (entry IDs, lease tokens) are read from the
+-- cache (want_meta before the fetch) and written back; the others only
+-- change by what a call adds, applied with HINCRBY, so no call reads them.
+local SEQS = {'#seq', '#tok'}
+local COUNTS = {'#ready', '#pending', '#delayed', '#inflight', '#dead', '#accepted', '#delivered', '#coalesced', '#stale'}
 local function want_meta(list)
-  for _, f in ipairs(MF) do want(list, f) end
+  for _, f in ipairs(SEQS) do want(list, f) end
 end
 local function meta()
   local m = {}
-  for _, f in ipairs(MF) do m[f] = tonumber(hget(f)) or 0 end
+  for _, f in ipairs(SEQS) do m[f] = tonumber(hget(f)) or 0 end
+  for _, f in ipairs(COUNTS) do m[f] = 0 end
   return m
 end
 local function save_meta(m)
-  for _, f in ipairs(MF) do
+  for _, f in ipairs(SEQS) do
     local v = format('%d', m[f])
     if v ~= (HC[f] or '0') then hset(f, v) end
+  end
+  for _, f in ipairs(COUNTS) do
+    if m[f] ~= 0 then redis.call('HINCRBY', E, f, m[f]) end
   end
 end
 
@@ -363,7 +370,7 @@ end
 var enqueueScript = goredis.NewScript(prelude + `
 local R, D = KEYS[2], KEYS[3]
 local groups = tonumber(ARGV[1])
--- Check every group's leadership token first, then read the counters and
+-- Check every group's leadership token first, then read the sequences and
 -- the key states of the records of the groups that pass, then their
 -- entries.
 local ok, keys, list = {}, {}, {}
