@@ -291,8 +291,11 @@ func TestCountrySync(t *testing.T) {
 	}
 }
 
-func TestOrderSemantics(t *testing.T) {
-	e := newEnv(t, Options{})
+// demoOrderRefs seeds the demo data and returns the ids an order of Gadget
+// Pros for Acme needs: the account, the standard price book and the
+// product's price book entry.
+func demoOrderRefs(t *testing.T, e *env) (acct, book, entry string) {
+	t.Helper()
 	if err := e.s.SeedDemo(); err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +303,12 @@ func TestOrderSemantics(t *testing.T) {
 	e.do("GET", q("SELECT Id FROM Account WHERE AccountNumber = 'ACME-001'"), "", &accts, 200)
 	e.do("GET", q("SELECT Id FROM Pricebook2 WHERE IsStandard = true"), "", &books, 200)
 	e.do("GET", q("SELECT Id, Product2.ProductCode FROM PricebookEntry WHERE Product2.ProductCode = 'GAD-200'"), "", &entries, 200)
-	acct, book, entry := accts.Records[0]["Id"].(string), books.Records[0]["Id"].(string), entries.Records[0]["Id"].(string)
+	return accts.Records[0]["Id"].(string), books.Records[0]["Id"].(string), entries.Records[0]["Id"].(string)
+}
+
+func TestOrderSemantics(t *testing.T) {
+	e := newEnv(t, Options{})
+	acct, book, entry := demoOrderRefs(t, e)
 
 	var errs []apiErrorJSON
 	e.do("POST", v+"/sobjects/Order", `{"AccountId":"`+acct+`"}`, &errs, 400)
@@ -367,14 +375,7 @@ func TestCollectionsUpsert(t *testing.T) {
 // the order.
 func TestOrderTotalRollsUp(t *testing.T) {
 	e := newEnv(t, Options{})
-	if err := e.s.SeedDemo(); err != nil {
-		t.Fatal(err)
-	}
-	var accts, books, entries queryResult
-	e.do("GET", q("SELECT Id FROM Account WHERE AccountNumber = 'ACME-001'"), "", &accts, 200)
-	e.do("GET", q("SELECT Id FROM Pricebook2 WHERE IsStandard = true"), "", &books, 200)
-	e.do("GET", q("SELECT Id FROM PricebookEntry WHERE Product2.ProductCode = 'GAD-200'"), "", &entries, 200)
-	acct, book, entry := accts.Records[0]["Id"].(string), books.Records[0]["Id"].(string), entries.Records[0]["Id"].(string)
+	acct, book, entry := demoOrderRefs(t, e)
 	var created struct{ ID string }
 	e.do("POST", v+"/sobjects/Order", `{"AccountId":"`+acct+`","EffectiveDate":"2024-05-01","Status":"Draft","Pricebook2Id":"`+book+`"}`, &created, 201)
 	order := created.ID
