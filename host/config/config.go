@@ -45,9 +45,8 @@ const (
 	DefaultMaxBody          = 1 << 20 // 1 MiB
 	DefaultWebhookHeader    = "X-Weir-Signature"
 	DefaultPoll             = 30 * time.Second
-	DefaultBatchSize        = 500
-	DefaultWriteBatchSize   = 100
-	MaxWriteBatchSize       = 10000
+	DefaultBatchSize        = 500 // a source's records a read
+	DefaultWriteBatchSize   = 100 // a destination's records a write
 	DefaultWorkers          = 4
 	DefaultInteractiveShare = 0.02 // bulk keeps ≥ 97% of the rate
 	DefaultRetryAttempts    = 12
@@ -56,6 +55,10 @@ const (
 	DefaultMaxDelay         = 15 * time.Minute
 	DefaultOperation        = "upsert"
 )
+
+// MaxWriteBatchSize bounds a destination's batch_size: a batch is one lease
+// and one connector call.
+const MaxWriteBatchSize = 10000
 
 // OAuth 2.0 flows accepted in an oauth2 block.
 const (
