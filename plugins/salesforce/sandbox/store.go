@@ -203,8 +203,8 @@ func (d *db) rollback() {
 		delete(d.recs, id)
 		name := r.obj.Name
 		d.lists[name] = slices.DeleteFunc(d.lists[name], func(x *record) bool { return x == r })
-		if m := d.masterID(r); m != "" {
-			d.details[m] = slices.DeleteFunc(d.details[m], func(x *record) bool { return x == r })
+		if m := d.master(r); m != nil {
+			d.details[m.id()] = slices.DeleteFunc(d.details[m.id()], func(x *record) bool { return x == r })
 		}
 	}
 	d.changed = nil
@@ -215,17 +215,12 @@ func newDB(s *schema, country *countryPicklist, now func() time.Time) *db {
 		counters: map[string]int64{}, autonum: map[string]int64{}, country: country, now: now}
 }
 
-// masterID returns the 18-character id of a detail record's master, "" for
-// other records.
-func (d *db) masterID(r *record) string {
-	p := parentOf(r.obj.Name)
-	if p == "" {
-		return ""
+// master returns a detail record's master, nil for other records.
+func (d *db) master(r *record) *record {
+	if p := parentOf(r.obj.Name); p != "" {
+		return d.get(r.str(p + "Id"))
 	}
-	if m := d.get(r.str(p + "Id")); m != nil {
-		return m.id()
-	}
-	return ""
+	return nil
 }
 
 // liveDetails returns the master's detail records that are not deleted.
@@ -442,8 +437,8 @@ func (d *db) insert(obj *Object, in input, ctx dmlContext) (*record, []apiError)
 	d.assignAuto(r)
 	d.recs[id] = r
 	d.lists[obj.Name] = append(d.lists[obj.Name], r)
-	if m := d.masterID(r); m != "" {
-		d.details[m] = append(d.details[m], r)
+	if m := d.master(r); m != nil {
+		d.details[m.id()] = append(d.details[m.id()], r)
 	}
 	if d.journal != nil {
 		d.journal.old[id] = nil
@@ -503,14 +498,13 @@ func (d *db) remove(r *record, ctx dmlContext) []apiError {
 	r.f["IsDeleted"] = true
 	r.f["SystemModstamp"], r.f["LastModifiedDate"], r.f["LastModifiedById"] = now, now, ctx.user
 	d.changed = append(d.changed, r)
-	if r.obj.Name == "Order" || r.obj.Name == "Opportunity" {
-		d.cascade(r, ctx)
-	}
+	d.cascade(r, ctx)
 	d.afterChange(r, ctx)
 	return nil
 }
 
-// cascade deletes a deleted master's detail records with it.
+// cascade deletes a deleted master's detail records with it (a record of
+// another kind has none).
 func (d *db) cascade(parent *record, ctx dmlContext) {
 	for _, c := range d.liveDetails(parent) {
 		d.save(c)
@@ -806,11 +800,7 @@ func (d *db) assignAuto(r *record) {
 // afterChange rolls child changes up into their parent: an order's
 // TotalAmount, an opportunity's Amount, stamping the parent.
 func (d *db) afterChange(r *record, ctx dmlContext) {
-	parentName := parentOf(r.obj.Name)
-	if parentName == "" {
-		return
-	}
-	parent := d.get(r.str(parentName + "Id"))
+	parent := d.master(r)
 	if parent == nil || parent.deleted() {
 		return
 	}
@@ -819,12 +809,11 @@ func (d *db) afterChange(r *record, ctx dmlContext) {
 	for _, c := range kids {
 		total.Add(total, money(c.f["TotalPrice"]))
 	}
-	n := len(kids)
 	d.save(parent)
 	parent.f = maps.Clone(parent.f)
-	if parentName == "Order" {
+	if parent.obj.Name == "Order" {
 		parent.f["TotalAmount"] = formatMoney(total)
-	} else if n > 0 {
+	} else if len(kids) > 0 {
 		parent.f["Amount"] = formatMoney(total)
 	}
 	now := r.stamp()
