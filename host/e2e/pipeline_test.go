@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weirhq/weir/host/engine"
 	"github.com/weirhq/weir/host/store/bolt"
 )
 
@@ -233,7 +234,10 @@ pipeline "orders" {
 		t.Errorf("%d of 5000 accepted", ok.Load())
 	}
 
-	st, err := bolt.Open(w.path(".weir"), bolt.Options{})
+	// Records the host had leased when it died are still in the store, to be
+	// delivered again once their lease ends: the store is read as of then.
+	later := func() time.Time { return time.Now().Add(engine.DefaultLeaseTTL + time.Minute) }
+	st, err := bolt.Open(w.path(".weir"), bolt.Options{Now: later})
 	if err != nil {
 		t.Fatal(err)
 	}
